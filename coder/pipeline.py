@@ -1,0 +1,185 @@
+"""The only module that composes the stages: articles in, typed results out.
+
+Flow for one article (``code_article``):
+
+1. ``segment.split_sentences``: rule-based sentences with exact offsets (cheap).
+2. ``classify.model`` scores every codable sentence (cheap, vectorised) and
+   ``classify.decide.needs_parse`` picks the sentences that could hold an event;
+   only those go through the spaCy pipeline, because the parse is the cost.
+3. ``classify.rules`` + ``classify.decide`` give each parsed sentence a type.
+4. For sentences coded as an asserted event: ``actors``, ``geo``, ``dates`` and
+   ``casualties`` fill the event row.
+
+``code_batch`` does that for a list of articles with one ``nlp.pipe`` call and is
+the unit both engines run (locally in a loop, or on Dask partitions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import TYPE_CHECKING
+
+from coder import actors, casualties, dates, geo, segment
+from coder.classify import decide, model, rules
+from coder.config import Settings
+from coder.nlp import load_pipeline
+from coder.records import (
+    Article,
+    Classification,
+    Event,
+    Reject,
+    Sentence,
+    stable_id,
+)
+
+if TYPE_CHECKING:
+    from spacy.language import Language
+    from spacy.tokens import Doc
+
+
+@dataclass
+class Stages:
+    """Everything loaded once per process: the spaCy pipeline, rules, model, dictionaries."""
+
+    settings: Settings
+    nlp: Language
+    rules: rules.RuleSet
+    model: model.EventTypeModel
+    policy: decide.Policy
+    actors: actors.ActorDictionary
+    gazetteer: geo.Gazetteer
+
+    @classmethod
+    def load(cls, settings: Settings) -> Stages:
+        return cls(
+            settings=settings,
+            nlp=load_pipeline(settings),
+            rules=rules.RuleSet.load(settings.rules_dir),
+            model=model.EventTypeModel.load(settings.model_dir),
+            policy=decide.Policy.load(settings.rules_dir),
+            actors=actors.ActorDictionary.load(settings.actors_dir),
+            gazetteer=geo.OfflineGazetteer.load(settings.gazetteer_dir, settings.places_dir),
+        )
+
+    def versions(self) -> dict[str, str]:
+        return {
+            "spacy_model": f"{self.nlp.meta.get('name', '?')}-{self.nlp.meta.get('version', '?')}",
+            "model": self.model.version,
+            "rules": self.rules.version,
+            "actors": self.actors.version,
+            "gazetteer": self.gazetteer.version,
+        }
+
+
+@dataclass
+class ArticleResult:
+    article: Article
+    sentences: list[Sentence]
+    classifications: list[Classification]
+    events: list[Event]
+    rejects: list[Reject] = field(default_factory=list)
+
+
+@dataclass
+class BatchResult:
+    articles: list[ArticleResult] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
+
+
+def code_batch(items: Sequence[Article | Reject], stages: Stages) -> BatchResult:
+    """Code a batch of articles (ingest rejects pass through untouched)."""
+    result = BatchResult()
+    articles = [item for item in items if isinstance(item, Article)]
+    result.rejects.extend(item for item in items if isinstance(item, Reject))
+    split = [(article, segment.split_sentences(article)) for article in articles]
+    scores = _score_sentences(split, stages)
+    keep = [sid for sid, sc in scores.items() if stages.policy.needs_parse(sc.text, sc.scores, stages.rules)]
+    texts = [scores[sid].text for sid in keep]
+    docs = dict(zip(keep, stages.nlp.pipe(texts, batch_size=stages.settings.batch_size), strict=True))
+    for article, sentences in split:
+        result.articles.append(_code_article(article, sentences, docs, scores, stages))
+    return result
+
+
+@dataclass(frozen=True)
+class _Scored:
+    text: str
+    scores: dict[str, float]
+
+
+def _score_sentences(split: list[tuple[Article, list[Sentence]]], stages: Stages) -> dict[str, _Scored]:
+    """Model scores of every codable sentence, in one vectorised call (the cheap first pass)."""
+    codable = [s for _, sentences in split for s in sentences if s.boilerplate is None]
+    if not codable:
+        return {}
+    scores = stages.model.predict_scores([s.text for s in codable])
+    return {s.sentence_id: _Scored(s.text, sc) for s, sc in zip(codable, scores, strict=True)}
+
+
+def _code_article(
+    article: Article,
+    sentences: list[Sentence],
+    docs: dict[str, Doc],
+    scores: dict[str, _Scored],
+    stages: Stages,
+) -> ArticleResult:
+    context = geo.article_context(article, sentences, stages.gazetteer)
+    classifications: list[Classification] = []
+    events: list[Event] = []
+    previous: Event | None = None
+    for sentence in sentences:
+        doc = docs.get(sentence.sentence_id)
+        decision = _classify(sentence, doc, scores.get(sentence.sentence_id), stages)
+        classifications.append(decision)
+        if doc is None or decision.event_type == "none" or decision.modality != "asserted":
+            continue
+        event = _build_event(article, sentence, doc, decision, context, previous, stages)
+        events.append(event)
+        previous = event
+    return ArticleResult(article, sentences, classifications, events)
+
+
+def _classify(sentence: Sentence, doc: Doc | None, scored: _Scored | None, stages: Stages) -> Classification:
+    if sentence.boilerplate is not None or scored is None:
+        return decide.not_coded(sentence, reason=f"boilerplate:{sentence.boilerplate}")
+    if doc is None:
+        return decide.skipped(sentence, scored.scores, stages.model.version)
+    matches = stages.rules.match(doc, sentence)
+    return stages.policy.decide(sentence, doc, matches, scored.scores, stages.model.version)
+
+
+def _build_event(
+    article: Article,
+    sentence: Sentence,
+    doc: Doc,
+    decision: Classification,
+    context: geo.ArticleContext,
+    previous: Event | None,
+    stages: Stages,
+) -> Event:
+    who = actors.extract_actors(doc, sentence, decision, stages.actors, previous, article)
+    return Event(
+        event_id=stable_id(article.article_id, sentence.sentence_id, decision.event_type),
+        article_id=article.article_id,
+        sentence_id=sentence.sentence_id,
+        start_char=sentence.start_char,
+        end_char=sentence.end_char,
+        classification=decision,
+        actor1=who.actor1,
+        actor2=who.actor2,
+        assoc_actor1=who.assoc_actor1,
+        place=geo.resolve_place(doc, sentence, context, stages.gazetteer),
+        when=dates.resolve_date(doc, sentence, article),
+        casualties=casualties.count_casualties(doc, sentence),
+        source=article.source,
+        notes=sentence.text,
+    )
+
+
+def batched(items: Iterable[Article | Reject], size: int) -> Iterator[list[Article | Reject]]:
+    """Fixed-size batches from a stream, so memory stays flat in corpus size."""
+    iterator = iter(items)
+    while batch := list(islice(iterator, size)):
+        yield batch
