@@ -36,6 +36,8 @@ class Settings:
     model_name: str = DEFAULT_MODEL_NAME
     # Share of event rows that may be quarantined before a build fails (see validate.py).
     max_reject_share: float = 0.05
+    # Longer articles are rejected with a reason rather than coded (a 50 MB single line is not an article).
+    max_article_chars: int = 1_000_000
     batch_size: int = 64
     n_process: int = 1
     seed: int = 13

@@ -178,6 +178,21 @@ def _build_event(
     )
 
 
+def classify_texts(texts: Sequence[str], stages: Stages) -> list[Classification]:
+    """Code free-standing sentences (gold files) through the same first pass, parse, rules and policy."""
+    sentences = [
+        Sentence(sentence_id=stable_id("gold", i, text), article_id="gold", index=i,
+                 start_char=0, end_char=len(text), text=text)
+        for i, text in enumerate(texts)
+    ]
+    scores = stages.model.predict_scores(list(texts)) if texts else []
+    scored = {s.sentence_id: _Scored(s.text, sc) for s, sc in zip(sentences, scores, strict=True)}
+    keep = [s for s in sentences if stages.policy.needs_parse(s.text, scored[s.sentence_id].scores, stages.rules)]
+    docs = dict(zip([s.sentence_id for s in keep],
+                    stages.nlp.pipe([s.text for s in keep], batch_size=stages.settings.batch_size), strict=True))
+    return [_classify(s, docs.get(s.sentence_id), scored[s.sentence_id], stages) for s in sentences]
+
+
 def batched(items: Iterable[Article | Reject], size: int) -> Iterator[list[Article | Reject]]:
     """Fixed-size batches from a stream, so memory stays flat in corpus size."""
     iterator = iter(items)

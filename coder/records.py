@@ -75,7 +75,9 @@ class Reject:
     """Something that could not be coded or failed validation, with the reason.
 
     ``stage`` is where it was stopped ("ingest", "segment", "validate", ...);
-    ``table`` the release table it would have belonged to.
+    ``table`` the release table it would have belonged to. ``severity`` is
+    "error" when the thing was not coded, "warning" when it was coded with a
+    caveat (e.g. an unparseable publication date that was ignored).
     """
 
     stage: str
@@ -88,6 +90,7 @@ class Reject:
     expectation: str | None = None
     column: str | None = None
     value: str | None = None
+    severity: str = "error"
 
 
 @dataclass(frozen=True)

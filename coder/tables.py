@@ -115,4 +115,5 @@ def reject_row(reject: Reject) -> Row:
         "expectation": reject.expectation,
         "column": reject.column,
         "value": reject.value,
+        "severity": reject.severity,
     }
