@@ -76,7 +76,8 @@ class Settings:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         """Read ``CODER_*`` variables; unset ones keep the defaults."""
         env = os.environ if environ is None else environ
-        base = cls()
+        # Releases go where the user runs the command, as with git or make.
+        base = cls(datasets_dir=Path.cwd() / "datasets")
         paths = {
             "datasets_dir": "CODER_DATASETS",
             "schemas_dir": "CODER_SCHEMAS",

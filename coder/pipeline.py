@@ -18,11 +18,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from itertools import islice
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from coder import actors, casualties, dates, geo, segment
-from coder.classify import decide, model, rules
+import pandas as pd
+
+from coder import actors, casualties, clusters, dates, geo, ingest, segment
+from coder.classify import decide, evaluate, model, rules
 from coder.config import Settings
 from coder.nlp import load_pipeline
 from coder.records import (
@@ -48,6 +52,7 @@ class Stages:
     rules: rules.RuleSet
     model: model.EventTypeModel
     policy: decide.Policy
+    boilerplate: ingest.BoilerplateRules
     actors: actors.ActorDictionary
     gazetteer: geo.Gazetteer
 
@@ -59,6 +64,7 @@ class Stages:
             rules=rules.RuleSet.load(settings.rules_dir),
             model=model.EventTypeModel.load(settings.model_dir),
             policy=decide.Policy.load(settings.rules_dir),
+            boilerplate=ingest.load_boilerplate_rules(settings.rules_dir / "boilerplate.json"),
             actors=actors.ActorDictionary.load(settings.actors_dir),
             gazetteer=geo.OfflineGazetteer.load(settings.gazetteer_dir, settings.places_dir),
         )
@@ -94,10 +100,8 @@ def code_batch(items: Sequence[Article | Reject], stages: Stages) -> BatchResult
     articles = [item for item in items if isinstance(item, Article)]
     result.rejects.extend(item for item in items if isinstance(item, Reject))
     split = [(article, segment.split_sentences(article)) for article in articles]
-    scores = _score_sentences(split, stages)
-    keep = [sid for sid, sc in scores.items() if stages.policy.needs_parse(sc.text, sc.scores, stages.rules)]
-    texts = [scores[sid].text for sid in keep]
-    docs = dict(zip(keep, stages.nlp.pipe(texts, batch_size=stages.settings.batch_size), strict=True))
+    scores = _score_sentences([s for _, sentences in split for s in sentences], stages)
+    docs = _parse_candidates(scores, stages)
     for article, sentences in split:
         result.articles.append(_code_article(article, sentences, docs, scores, stages))
     return result
@@ -109,13 +113,20 @@ class _Scored:
     scores: dict[str, float]
 
 
-def _score_sentences(split: list[tuple[Article, list[Sentence]]], stages: Stages) -> dict[str, _Scored]:
+def _score_sentences(sentences: Sequence[Sentence], stages: Stages) -> dict[str, _Scored]:
     """Model scores of every codable sentence, in one vectorised call (the cheap first pass)."""
-    codable = [s for _, sentences in split for s in sentences if s.boilerplate is None]
+    codable = [s for s in sentences if s.boilerplate is None]
     if not codable:
         return {}
     scores = stages.model.predict_scores([s.text for s in codable])
     return {s.sentence_id: _Scored(s.text, sc) for s, sc in zip(codable, scores, strict=True)}
+
+
+def _parse_candidates(scores: dict[str, _Scored], stages: Stages) -> dict[str, Doc]:
+    """Parse only the sentences the first pass says could hold an event: the parse is the cost."""
+    keep = [sid for sid, sc in scores.items() if stages.policy.needs_parse(sc.text, sc.scores, stages.rules)]
+    texts = [scores[sid].text for sid in keep]
+    return dict(zip(keep, stages.nlp.pipe(texts, batch_size=stages.settings.batch_size), strict=True))
 
 
 def _code_article(
@@ -181,16 +192,26 @@ def _build_event(
 def classify_texts(texts: Sequence[str], stages: Stages) -> list[Classification]:
     """Code free-standing sentences (gold files) through the same first pass, parse, rules and policy."""
     sentences = [
-        Sentence(sentence_id=stable_id("gold", i, text), article_id="gold", index=i,
-                 start_char=0, end_char=len(text), text=text)
+        Sentence(stable_id("gold", i, text), "gold", i, start_char=0, end_char=len(text), text=text)
         for i, text in enumerate(texts)
     ]
-    scores = stages.model.predict_scores(list(texts)) if texts else []
-    scored = {s.sentence_id: _Scored(s.text, sc) for s, sc in zip(sentences, scores, strict=True)}
-    keep = [s for s in sentences if stages.policy.needs_parse(s.text, scored[s.sentence_id].scores, stages.rules)]
-    docs = dict(zip([s.sentence_id for s in keep],
-                    stages.nlp.pipe([s.text for s in keep], batch_size=stages.settings.batch_size), strict=True))
-    return [_classify(s, docs.get(s.sentence_id), scored[s.sentence_id], stages) for s in sentences]
+    scores = _score_sentences(sentences, stages)
+    docs = _parse_candidates(scores, stages)
+    return [_classify(s, docs.get(s.sentence_id), scores[s.sentence_id], stages) for s in sentences]
+
+
+def iter_inputs(
+    inputs: Sequence[Path], stages: Stages, *, today: date | None = None
+) -> Iterator[Article | Reject]:
+    """Articles and ingest rejects from input paths, streamed in a deterministic order."""
+    return ingest.iter_articles(inputs, stages.settings, today=today, rules=stages.boilerplate)
+
+
+def add_clusters(frames: dict[str, pd.DataFrame], settings: Settings) -> dict[str, pd.DataFrame]:
+    """Group events of the same incident across sources (adds ``event_cluster_id`` and a clusters table)."""
+    rules = clusters.ClusterRules.load(settings.rules_dir / "clusters.json")
+    events, table = clusters.cluster_events(frames["events"], rules)
+    return frames | {"events": events, "clusters": table}
 
 
 def batched(items: Iterable[Article | Reject], size: int) -> Iterator[list[Article | Reject]]:
@@ -198,3 +219,22 @@ def batched(items: Iterable[Article | Reject], size: int) -> Iterator[list[Artic
     iterator = iter(items)
     while batch := list(islice(iterator, size)):
         yield batch
+
+
+def evaluation_label(event_type: str, modality: str | None) -> str:
+    """The label a sentence counts as in evaluation: a planned, threatened, negated or
+    hypothetical event is not an event of that type (statements are always asserted)."""
+    return event_type if modality in (None, "asserted") else "none"
+
+
+def evaluate_gold(path: Path, settings: Settings) -> evaluate.EvaluationReport:
+    """Score the full hybrid coder on a gold JSONL file of labelled sentences."""
+    gold = evaluate.read_gold(path)
+    stages = Stages.load(settings)
+    predicted = classify_texts([g.text for g in gold], stages)
+    return evaluate.score(
+        [evaluation_label(g.event_type, g.modality) for g in gold],
+        [evaluation_label(p.event_type, p.modality) for p in predicted],
+        ids=[g.id for g in gold],
+        texts=[g.text for g in gold],
+    )

@@ -1,0 +1,346 @@
+"""Cross-source event clusters: group coded events that describe the same real-world event.
+
+Two events are *compatible* when their types share a group, they lie within a distance and a date
+window that depend on their ACLED precisions, and their actors do not contradict each other (all
+thresholds are data: ``seeds/rules/clusters.json``). Clusters are the connected components of the
+compatibility graph, so the result does not depend on row order, and every merge keeps the pairwise
+reasons that allowed it. Cluster ids are ``stable_id`` of the sorted member event ids.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pandas as pd
+
+from coder.config import Settings
+from coder.errors import DataFileError
+from coder.records import stable_id
+
+SCHEMA_NAME = "clusters_rules.schema.json"
+REQUIRED_COLUMNS: tuple[str, ...] = ("event_id", "event_type")
+ACTOR_COLUMNS: tuple[str, ...] = ("actor1", "actor2", "assoc_actor1")
+CLUSTER_COLUMNS: tuple[str, ...] = (
+    "event_cluster_id",
+    "canonical_event_id",
+    "member_event_ids",
+    "n_events",
+    "n_sources",
+    "n_articles",
+    "event_type",
+    "event_types",
+    "date_first",
+    "date_last",
+    "location",
+    "iso3",
+    "latitude",
+    "longitude",
+    "geo_precision",
+    "time_precision",
+    "fatalities",
+    "fatalities_min",
+    "fatalities_max",
+    "evidence",
+    "rules_version",
+)
+EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG)
+_LEAST_PRECISE = 3  # an unknown precision is treated as the loosest ACLED level
+
+
+@dataclass(frozen=True)
+class ClusterRules:
+    """The thresholds of ``seeds/rules/clusters.json``; tuples are indexed by ACLED precision - 1."""
+
+    version: str
+    max_distance_km: tuple[float, float, float]
+    date_window_days: tuple[float, float, float]
+    unknown_location_compatible: bool
+    unknown_date_compatible: bool
+    unknown_actors_compatible: bool
+    type_groups: tuple[frozenset[str], ...]
+    fatalities_policy: str
+
+    @classmethod
+    def load(cls, path: Path, schema_path: Path | None = None) -> ClusterRules:
+        """Read and schema-check a rules file; any problem is a ``DataFileError`` naming the file."""
+        schema_file = schema_path or Settings().schemas_dir / SCHEMA_NAME
+        data = _read_json(path)
+        schema = _read_json(schema_file)
+        errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=lambda e: e.path)
+        if errors:
+            where = "/".join(str(p) for p in errors[0].path) or "(top level)"
+            raise DataFileError(f"{where}: {errors[0].message}", path=str(path))
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ClusterRules:
+        """Build from an already validated rules document."""
+        return cls(
+            version=data["version"],
+            max_distance_km=_by_precision(data["max_distance_km_by_geo_precision"]["value"]),
+            date_window_days=_by_precision(data["date_window_days_by_time_precision"]["value"]),
+            unknown_location_compatible=data["unknown_location_compatible"]["value"],
+            unknown_date_compatible=data["unknown_date_compatible"]["value"],
+            unknown_actors_compatible=data["unknown_actors_compatible"]["value"],
+            type_groups=tuple(frozenset(group) for group in data["type_groups"]["value"]),
+            fatalities_policy=data["fatalities_policy"]["value"],
+        )
+
+    def types_compatible(self, a: str, b: str) -> bool:
+        return any(a in group and b in group for group in self.type_groups)
+
+    def distance_limit(self, a: int | None, b: int | None) -> float:
+        return self.max_distance_km[_looser(a, b) - 1]
+
+    def date_window(self, a: int | None, b: int | None) -> float:
+        return self.date_window_days[_looser(a, b) - 1]
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DataFileError(f"cannot read JSON: {exc}", path=str(path)) from None
+
+
+def _by_precision(values: dict[str, float]) -> tuple[float, float, float]:
+    return (float(values["1"]), float(values["2"]), float(values["3"]))
+
+
+def _looser(a: int | None, b: int | None) -> int:
+    known = [p for p in (a, b) if p is not None and 1 <= p <= _LEAST_PRECISE]
+    return max(known) if len(known) == 2 else _LEAST_PRECISE
+
+
+@dataclass(frozen=True)
+class _Event:
+    """The fields of one event row that clustering reads, normalised (missing -> None)."""
+
+    event_id: str
+    event_type: str
+    article_id: str | None
+    source: str | None
+    day: int | None  # proleptic ordinal of event_date
+    time_precision: int | None
+    lat: float | None
+    lon: float | None
+    geo_precision: int | None
+    iso3: str | None
+    actors: frozenset[str]
+    confidence: float
+    fatalities: int | None  # None when no figure was stated
+
+    def rank(self) -> tuple[int, int, float, str]:
+        """Canonical-member order: most precise place, then date, then most confident, then id."""
+        return (self.geo_precision or 9, self.time_precision or 9, -self.confidence, self.event_id)
+
+
+def _value(row: dict[str, Any], column: str) -> Any:
+    value = row.get(column)
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+        return None
+    return value
+
+
+def _to_event(row: dict[str, Any]) -> _Event:
+    when = _value(row, "event_date")
+    day = pd.Timestamp(when).toordinal() if when is not None else None
+    lat, lon = _value(row, "latitude"), _value(row, "longitude")
+    stated = _value(row, "fatalities_text") is not None
+    fatalities = _value(row, "fatalities")
+    return _Event(
+        event_id=str(row["event_id"]),
+        event_type=str(row["event_type"]),
+        article_id=_value(row, "article_id"),
+        source=_value(row, "source"),
+        day=day,
+        time_precision=_int_or_none(_value(row, "time_precision")),
+        lat=float(lat) if lat is not None and lon is not None else None,
+        lon=float(lon) if lat is not None and lon is not None else None,
+        geo_precision=_int_or_none(_value(row, "geo_precision")),
+        iso3=_value(row, "iso3"),
+        actors=frozenset(str(a).casefold() for c in ACTOR_COLUMNS if (a := _value(row, c)) is not None),
+        confidence=float(_value(row, "confidence") or 0.0),
+        fatalities=int(fatalities) if stated and fatalities is not None else None,
+    )
+
+
+def _int_or_none(value: Any) -> int | None:
+    return int(value) if value is not None else None
+
+
+def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in kilometres."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+
+
+def _place_reason(a: _Event, b: _Event, rules: ClusterRules) -> str | None:
+    if a.lat is not None and a.lon is not None and b.lat is not None and b.lon is not None:
+        km, limit = haversine_km(a.lat, a.lon, b.lat, b.lon), rules.distance_limit(a.geo_precision, b.geo_precision)
+        return f"distance {km:.1f} km <= {limit:g} km" if km <= limit else None
+    if not rules.unknown_location_compatible:
+        return None
+    if a.iso3 is not None and b.iso3 is not None and a.iso3 != b.iso3:
+        return None
+    return "location unknown on one side" + (f", same country {a.iso3}" if a.iso3 and a.iso3 == b.iso3 else "")
+
+
+def _date_reason(a: _Event, b: _Event, rules: ClusterRules) -> str | None:
+    if a.day is None or b.day is None:
+        return "date unknown on one side" if rules.unknown_date_compatible else None
+    apart, window = abs(a.day - b.day), rules.date_window(a.time_precision, b.time_precision)
+    return f"dates {apart} days apart <= {window:g}" if apart <= window else None
+
+
+def _actor_reason(a: _Event, b: _Event, rules: ClusterRules) -> str | None:
+    if a.actors and b.actors:
+        shared = sorted(a.actors & b.actors)
+        return f"shared actors: {'; '.join(shared)}" if shared else None
+    return "actors unnamed on one side" if rules.unknown_actors_compatible else None
+
+
+def compatibility(a: _Event, b: _Event, rules: ClusterRules) -> list[str] | None:
+    """The reasons two events may be the same event, or None when a rule says they are not."""
+    if not rules.types_compatible(a.event_type, b.event_type):
+        return None
+    reasons = [f"types compatible: {a.event_type} ~ {b.event_type}"]
+    for check in (_place_reason, _date_reason, _actor_reason):
+        reason = check(a, b, rules)
+        if reason is None:
+            return None
+        reasons.append(reason)
+    if a.article_id is not None and a.article_id == b.article_id:
+        reasons.append("same article")
+    return reasons
+
+
+def _candidate_pairs(events: Sequence[_Event], rules: ClusterRules) -> Iterator[tuple[_Event, _Event]]:
+    """Pairs close enough in time to be worth comparing (dated events sorted by day: a sliding window)."""
+    widest = max(rules.date_window_days)
+    dated = sorted((e for e in events if e.day is not None), key=lambda e: (e.day, e.event_id))
+    for i, a in enumerate(dated):
+        for b in dated[i + 1 :]:
+            if b.day - a.day > widest:  # type: ignore[operator]
+                break
+            yield a, b
+    if rules.unknown_date_compatible:
+        undated = [e for e in events if e.day is None]
+        for i, a in enumerate(undated):
+            yield from ((a, b) for b in [*undated[i + 1 :], *dated])
+
+
+@dataclass(frozen=True)
+class _Merge:
+    a: str
+    b: str
+    reasons: tuple[str, ...]
+
+
+def _merges(events: Sequence[_Event], rules: ClusterRules) -> list[_Merge]:
+    found = []
+    for a, b in _candidate_pairs(events, rules):
+        reasons = compatibility(a, b, rules)
+        if reasons is not None:
+            first, second = sorted((a.event_id, b.event_id))
+            found.append(_Merge(first, second, tuple(reasons)))
+    return sorted(found, key=lambda m: (m.a, m.b))
+
+
+class _UnionFind:
+    def __init__(self, items: Iterable[str]) -> None:
+        self._parent = {item: item for item in items}
+
+    def find(self, item: str) -> str:
+        while self._parent[item] != item:
+            self._parent[item] = self._parent[self._parent[item]]
+            item = self._parent[item]
+        return item
+
+    def union(self, a: str, b: str) -> bool:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return False
+        self._parent[max(ra, rb)] = min(ra, rb)
+        return True
+
+
+def _components(events: Sequence[_Event], merges: list[_Merge]) -> list[tuple[list[_Event], list[_Merge]]]:
+    """Connected components with the merges (a spanning forest, in sorted order) that built them."""
+    forest = _UnionFind(e.event_id for e in events)
+    kept = [m for m in merges if forest.union(m.a, m.b)]
+    members: dict[str, list[_Event]] = {}
+    for event in events:
+        members.setdefault(forest.find(event.event_id), []).append(event)
+    edges: dict[str, list[_Merge]] = {}
+    for merge in kept:
+        edges.setdefault(forest.find(merge.a), []).append(merge)
+    return [(members[root], edges.get(root, [])) for root in sorted(members)]
+
+
+def _fatalities(canonical: _Event, stated: list[int], policy: str) -> int:
+    if policy == "canonical" or not stated:
+        return canonical.fatalities or 0
+    return max(stated) if policy == "max_reported" else min(stated)
+
+
+def _cluster_row(members: list[_Event], merges: list[_Merge], rows: dict[str, dict[str, Any]],
+                 rules: ClusterRules) -> dict[str, Any]:
+    ids = sorted({e.event_id for e in members})
+    canonical = min(members, key=_Event.rank)
+    top = rows[canonical.event_id]
+    days = sorted(e.day for e in members if e.day is not None)
+    stated = [e.fatalities for e in members if e.fatalities is not None]
+    return {
+        "event_cluster_id": stable_id(*ids),
+        "canonical_event_id": canonical.event_id,
+        "member_event_ids": ";".join(ids),
+        "n_events": len(ids),
+        "n_sources": len({e.source for e in members if e.source is not None}),
+        "n_articles": len({e.article_id for e in members if e.article_id is not None}),
+        "event_type": canonical.event_type,
+        "event_types": ";".join(sorted({e.event_type for e in members})),
+        "date_first": date.fromordinal(days[0]) if days else None,
+        "date_last": date.fromordinal(days[-1]) if days else None,
+        "location": _value(top, "location"),
+        "iso3": canonical.iso3,
+        "latitude": canonical.lat,
+        "longitude": canonical.lon,
+        "geo_precision": canonical.geo_precision,
+        "time_precision": canonical.time_precision,
+        "fatalities": _fatalities(canonical, stated, rules.fatalities_policy),
+        "fatalities_min": min(stated) if stated else None,
+        "fatalities_max": max(stated) if stated else None,
+        "evidence": json.dumps([{"a": m.a, "b": m.b, "rules": list(m.reasons)} for m in merges]),
+        "rules_version": rules.version,
+    }
+
+
+def cluster_events(events: pd.DataFrame, rules: ClusterRules) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Events with an ``event_cluster_id`` column (rows in input order), and the clusters table.
+
+    The clusters table has one row per cluster (singletons included), sorted by first date then id;
+    ``evidence`` is JSON: the pairwise merges that joined the cluster and the rule outcome of each.
+    """
+    missing = [c for c in REQUIRED_COLUMNS if c not in events.columns]
+    if missing:
+        raise DataFileError(f"events table lacks column(s) {', '.join(missing)}")
+    rows = {str(r["event_id"]): r for r in events.to_dict(orient="records")}
+    parsed = sorted((_to_event(r) for r in rows.values()), key=lambda e: e.event_id)
+    clusters = [_cluster_row(m, e, rows, rules) for m, e in _components(parsed, _merges(parsed, rules))]
+    table = pd.DataFrame(clusters, columns=list(CLUSTER_COLUMNS))
+    if len(table):
+        table = table.sort_values(["date_first", "event_cluster_id"], na_position="last", kind="stable")
+    owner = {i: c["event_cluster_id"] for c in clusters for i in c["member_event_ids"].split(";")}
+    out = events.copy()
+    out["event_cluster_id"] = [owner[str(i)] for i in out["event_id"]]
+    return out, table.reset_index(drop=True)
