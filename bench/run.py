@@ -1,0 +1,194 @@
+"""Throughput and memory benchmark (``make bench``).
+
+Not a test: it prints figures and keeps them in bench/results/.
+
+Corpus: N synthetic articles of seed length (43 sentences in paragraphs of 3, plus a
+title), each sentence drawn with a fixed seed from real news text: the five seed
+articles, RAMS news windows, SATP incident reports and the ConfliBERT CAMEO
+sentences under ``--corpora``. Every article gets a publication date and a source.
+The corpus is written as JSONL to a temporary folder (never into the repo).
+
+It then codes the corpus end to end with ``coder build`` (the chosen engine), and in
+the same run times spaCy's full pipeline alone (``nlp.pipe`` over the same article
+texts with ``--spacy-processes`` processes), printing articles/hour, sentences/s,
+the ratio coder-time / spaCy-time and the peak RSS (summed over the process tree) of
+each step; each step runs in its own child process so the peaks do not mix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SENTENCES_PER_ARTICLE = 43
+
+
+def corpus_sentences(corpora: Path) -> list[str]:
+    """Real news sentences to draw from (order fixed; sampling is seeded)."""
+    sys.path.insert(0, str(ROOT))
+    from coder.ingest import iter_articles
+    from coder.segment import split_sentences
+
+    from coder.config import Settings
+    from coder.records import Article
+
+    pool: list[str] = []
+    for item in iter_articles([ROOT / "seeds"], Settings()):
+        if isinstance(item, Article):
+            pool += [s.text for s in split_sentences(item) if s.boilerplate is None]
+    for line in (corpora / "rams" / "dev.jsonlines").read_text(encoding="utf-8").splitlines():
+        pool += [_detokenise(tokens) for tokens in json.loads(line)["sentences"]]
+    for name in ("train.tsv", "test.tsv"):
+        for row in (corpora / "conflibert" / "cameo_class" / name).read_text(encoding="utf-8").splitlines():
+            pool.append(row.split("\t")[0])
+        for row in (corpora / "conflibert" / "satp_relevant" / name).read_text(encoding="utf-8").splitlines():
+            pool.append(row.split("\t")[0][:400])
+    return [s.strip() for s in pool if len(s.split()) >= 4]
+
+
+def _detokenise(tokens: list[str]) -> str:
+    text = " ".join(tokens)
+    for punct in (" .", " ,", " ;", " :", " 's", " n't", " ?", " !", " )"):
+        text = text.replace(punct, punct.strip())
+    return text.replace("( ", "(")
+
+
+def write_corpus(pool: list[str], n_articles: int, out: Path, seed: int) -> int:
+    rng = random.Random(seed)
+    start = date(2014, 1, 1)
+    n_sentences = 0
+    with out.open("w", encoding="utf-8") as handle:
+        for i in range(n_articles):
+            body = [rng.choice(pool) for _ in range(SENTENCES_PER_ARTICLE)]
+            paragraphs = ["  ".join(body[j : j + 3]) for j in range(0, len(body), 3)]
+            record = {
+                "id": f"bench-{i:06d}",
+                "title": rng.choice(pool)[:90],
+                "text": "\n\n".join(paragraphs),
+                "published": (start + timedelta(days=i % 365)).isoformat(),
+                "source": f"source-{i % 17}",
+            }
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            n_sentences += SENTENCES_PER_ARTICLE
+    return n_sentences
+
+
+def time_coder(corpus: Path, workdir: Path, engine: str, workers: int) -> dict[str, float]:
+    cmd = [
+        sys.executable,
+        "-m",
+        "coder.cli",
+        "--datasets",
+        str(workdir / "datasets"),
+        "build",
+        str(corpus),
+        "--name",
+        "bench",
+        "--engine",
+        engine,
+        "--workers",
+        str(workers),
+    ]
+    return _timed_child(cmd)
+
+
+def time_spacy(corpus: Path, processes: int) -> dict[str, float]:
+    code = (
+        "import json,sys\n"
+        "from coder.config import Settings\nfrom coder.nlp import load_pipeline\n"
+        "nlp = load_pipeline(Settings())\n"
+        "texts = [json.loads(l)['text'] for l in open(sys.argv[1], encoding='utf-8')]\n"
+        "n = 0\n"
+        f"for doc in nlp.pipe(texts, batch_size=64, n_process={processes}):\n    n += len(doc)\n"
+    )
+    return _timed_child([sys.executable, "-c", code, str(corpus)])
+
+
+def _timed_child(cmd: list[str]) -> dict[str, float]:
+    """Wall time and the peak total RSS of the child's whole process tree (sampled from /proc)."""
+    start = time.perf_counter()
+    with tempfile.TemporaryFile("w+") as err:
+        child = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err, text=True)
+        peak = 0
+        while child.poll() is None:
+            peak = max(peak, _tree_rss_kb(child.pid))
+            time.sleep(0.2)
+        seconds = time.perf_counter() - start
+        if child.returncode != 0:
+            err.seek(0)
+            raise SystemExit(f"benchmark step failed: {' '.join(cmd[:6])}...\n{err.read()[-3000:]}")
+    return {"seconds": round(seconds, 2), "peak_rss_mb": round(peak / 1024, 1)}
+
+
+def _tree_rss_kb(pid: int) -> int:
+    total, todo = 0, [pid]
+    while todo:
+        current = todo.pop()
+        try:
+            status = Path(f"/proc/{current}/status").read_text()
+            total += next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, StopIteration, ValueError):
+            continue
+    return total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpora", type=Path, default=ROOT.parent / "shared" / "corpora")
+    parser.add_argument("--articles", type=int, default=2000)
+    parser.add_argument("--engine", choices=("local", "dask"), default="local")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--spacy-processes", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--skip-spacy", action="store_true", help="time the coder only")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="coder-bench-") as tmp:
+        workdir = Path(tmp)
+        corpus = workdir / "corpus.jsonl"
+        n_sentences = write_corpus(corpus_sentences(args.corpora), args.articles, corpus, args.seed)
+        coder_run = time_coder(corpus, workdir, args.engine, args.workers)
+        spacy_run = None if args.skip_spacy else time_spacy(corpus, args.spacy_processes)
+    figures = summarise(args, n_sentences, coder_run, spacy_run)
+    print(json.dumps(figures, indent=2))
+    out = ROOT / "bench" / "results" / f"{date.today().isoformat()}-{args.engine}-{args.articles}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+
+
+def summarise(args: argparse.Namespace, n_sentences: int, coder_run: dict, spacy_run: dict | None) -> dict:
+    figures = {
+        "articles": args.articles,
+        "sentences": n_sentences,
+        "engine": args.engine,
+        "workers": args.workers,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cpus, python {platform.python_version()}",
+        "coder": coder_run
+        | {
+            "articles_per_hour": round(args.articles / coder_run["seconds"] * 3600),
+            "sentences_per_s": round(n_sentences / coder_run["seconds"], 1),
+        },
+    }
+    if spacy_run:
+        figures["spacy_full_pipeline"] = spacy_run | {
+            "processes": args.spacy_processes,
+            "sentences_per_s": round(n_sentences / spacy_run["seconds"], 1),
+        }
+        figures["coder_over_spacy"] = round(coder_run["seconds"] / spacy_run["seconds"], 3)
+    return figures
+
+
+if __name__ == "__main__":
+    main()
