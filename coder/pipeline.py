@@ -53,6 +53,8 @@ class Stages:
     model: model.EventTypeModel
     policy: decide.Policy
     boilerplate: ingest.BoilerplateRules
+    date_rules: dates.DateRules
+    casualty_rules: casualties.CasualtyRules
     actors: actors.ActorDictionary
     gazetteer: geo.Gazetteer
 
@@ -65,6 +67,8 @@ class Stages:
             model=model.EventTypeModel.load(settings.model_dir),
             policy=decide.Policy.load(settings.rules_dir),
             boilerplate=ingest.load_boilerplate_rules(settings.rules_dir / "boilerplate.json"),
+            date_rules=dates.DateRules.load(settings.rules_dir / dates.RULES_FILE),
+            casualty_rules=casualties.CasualtyRules.load(settings.rules_dir / casualties.RULES_FILE),
             actors=actors.ActorDictionary.load(settings.actors_dir),
             gazetteer=geo.OfflineGazetteer.load(settings.gazetteer_dir, settings.places_dir),
         )
@@ -182,8 +186,8 @@ def _build_event(
         actor2=who.actor2,
         assoc_actor1=who.assoc_actor1,
         place=geo.resolve_place(doc, sentence, context, stages.gazetteer),
-        when=dates.resolve_date(doc, sentence, article),
-        casualties=casualties.count_casualties(doc, sentence),
+        when=dates.resolve_date(doc, sentence, article, stages.date_rules),
+        casualties=casualties.count_casualties(doc, sentence, stages.casualty_rules),
         source=article.source,
         notes=sentence.text,
     )

@@ -1,0 +1,269 @@
+"""Fatalities and injuries stated in a sentence, by ACLED's rules.
+
+``CasualtyRules.find`` turns a sentence into ``CountHit``s (a figure, its kind,
+the id of the pattern that fired); ``count_casualties`` then drops figures that
+are aggregates or subsets, lets verb-bound patterns win over looser ones, and
+combines what is left (lowest figure, as ACLED does). Every word list, vague
+value ("dozens" = 12) and pattern lives in ``seeds/rules/casualties.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from coder.errors import DataFileError
+from coder.records import Casualties, Sentence
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc
+
+RULES_FILE = "casualties.json"
+KINDS = ("fatalities", "injuries")
+_WORD = r"[^\W\d_][\w'’.-]*"  # one word: no digits, no clause punctuation
+_CLAUSE_BREAK = re.compile(r"[,;:()\u2014\u2013]|\s-\s")
+
+
+@dataclass(frozen=True)
+class CountHit:
+    """A figure of dead or hurt people found in a text (sentence-relative offsets)."""
+
+    kind: str  # "fatalities" | "injuries"
+    value: int
+    start: int  # the whole phrase
+    end: int
+    count_start: int  # the figure itself
+    count_end: int
+    text: str
+    rule_id: str
+    priority: int
+
+
+@dataclass(frozen=True)
+class _CountPattern:
+    rule_id: str
+    kind: str
+    priority: int
+    regex: re.Pattern[str]
+
+
+def _alt(words: Sequence[str] | Mapping[str, object]) -> str:
+    ordered = sorted(words, key=lambda w: (-len(w), w))  # longest first: "at least another" before "another"
+    return "|".join(re.escape(w).replace(r"\ ", r"\s+") for w in ordered)
+
+
+def _marker_regex(markers: Sequence[str]) -> re.Pattern[str]:
+    return re.compile(r"(?<!\w)(?:" + "|".join(m.replace(" ", r"\s+") for m in markers) + r")(?!\w)", re.I)
+
+
+@dataclass(frozen=True)
+class CasualtyRules:
+    """The compiled ``casualties.json``."""
+
+    version: str
+    patterns: tuple[_CountPattern, ...]
+    number_words: Mapping[str, int]
+    multipliers: Mapping[str, int]
+    vague: Mapping[str, int]
+    not_victims: frozenset[str]
+    sentence_aggregate: re.Pattern[str]
+    clause_aggregate: re.Pattern[str]
+    subset: re.Pattern[str]
+    years: tuple[int, int]
+    combine: str
+
+    @classmethod
+    def load(cls, path: Path) -> CasualtyRules:
+        try:
+            return cls.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, json.JSONDecodeError, KeyError, TypeError, ValueError, re.error) as exc:
+            raise DataFileError(f"cannot load casualty rules: {exc}", path=str(path)) from exc
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> CasualtyRules:
+        vague = {v["phrase"]: int(v["value"]) for v in raw["vague_quantities"]["value"]}
+        aggregate = raw["aggregate_markers"]["value"]
+        low, high = raw["year_range"]["value"]
+        if raw["combine"]["value"] not in ("min", "max", "sum"):
+            raise ValueError(f"unknown combine policy {raw['combine']['value']!r}")
+        return cls(
+            version=raw["version"],
+            patterns=_compile(raw, vague),
+            number_words=dict(raw["number_words"]["value"]),
+            multipliers=dict(raw["multipliers"]["value"]),
+            vague=vague,
+            not_victims=frozenset(w.lower() for w in raw["not_victims"]["value"]),
+            sentence_aggregate=_marker_regex(aggregate["sentence"]),
+            clause_aggregate=_marker_regex(aggregate["clause"]),
+            subset=_marker_regex(raw["subset_markers"]["value"]),
+            years=(int(low), int(high)),
+            combine=raw["combine"]["value"],
+        )
+
+    def find(self, text: str) -> list[CountHit]:
+        """Every figure a pattern binds to a death or injury word, before any policy."""
+        hits: list[CountHit] = []
+        for pattern in self.patterns:
+            for match in pattern.regex.finditer(text):
+                hit = self._hit(pattern, match, text)
+                if hit is not None:
+                    hits.append(hit)
+        return hits
+
+    def _hit(self, pattern: _CountPattern, match: re.Match[str], text: str) -> CountHit | None:
+        number, other = match.group("num"), match.group("num2")
+        if self._is_year(number) or self._counts_things(match, text):
+            return None
+        values = [self.value(n) for n in (number, other) if n]
+        return CountHit(
+            kind=pattern.kind,
+            value=min(values),  # ACLED: the lowest figure of a stated range
+            start=match.start(),
+            end=match.end(),
+            count_start=match.start("count"),
+            count_end=match.end("count"),
+            text=match.group(0),
+            rule_id=pattern.rule_id,
+            priority=pattern.priority,
+        )
+
+    def _is_year(self, number: str) -> bool:
+        return number.isdigit() and len(number) == 4 and self.years[0] <= int(number) <= self.years[1]
+
+    def _counts_things(self, match: re.Match[str], text: str) -> bool:
+        """True when the words right after the figure name things, distances or time, not people."""
+        after_count = text[match.end("count") : match.end()]
+        next_word = re.match(r"\s*(" + _WORD + r"|%)", text[match.end() :])
+        words = re.findall(_WORD + "|%", after_count)
+        if next_word is not None and match.end("count") == match.end():
+            words.append(next_word.group(1))
+        return any(w.lower() in self.not_victims for w in words)
+
+    def value(self, figure: str) -> int:
+        """The number a figure states: digits, number words, or a vague quantity's coded value."""
+        text = re.sub(r"\s+", " ", figure.strip().lower())
+        if text in self.vague:
+            return self.vague[text]
+        digits = re.fullmatch(r"(\d[\d,]*(?:\.\d+)?)(?: (\w+))?", text)
+        if digits is not None:
+            scale = self.multipliers.get(digits.group(2) or "", 1)
+            return int(float(digits.group(1).replace(",", "")) * scale)
+        return self._words_value(re.split(r"[\s-]+", text))
+
+    def _words_value(self, words: list[str]) -> int:
+        total, current = 0, 0
+        for word in words:
+            if word in self.number_words:
+                current += self.number_words[word]
+            elif word in self.multipliers:
+                current = max(current, 1) * self.multipliers[word]
+                if self.multipliers[word] >= 1000:
+                    total, current = total + current, 0
+        return total + current
+
+
+def _compile(raw: Mapping[str, Any], vague: Mapping[str, int]) -> tuple[_CountPattern, ...]:
+    number_words = _alt(raw["number_words"]["value"])
+    multipliers = _alt(raw["multipliers"]["value"])
+    number = (
+        rf"\d{{1,3}}(?:,\d{{3}})+|\d+(?:\.\d+)?(?:\s+(?:{multipliers}))?|{_alt(vague)}"
+        rf"|(?:{number_words}|{multipliers})(?:[\s-]+(?:{number_words}|{multipliers}))*"
+    )
+    joiners = _alt(raw["range_joiners"]["value"])
+    count = (
+        rf"(?P<count>(?:(?:{_alt(raw['qualifiers']['value'])})\s+)?(?:between\s+)?(?P<num>{number})"
+        rf"(?:\s*(?:{joiners})\s*(?P<num2>{number}))?)"
+    )
+    keywords = {
+        key: _alt(raw[key.lower()]["value"])
+        for key in ("DEATH_AFTER", "DEATH_BEFORE", "LIVES_VERBS", "INJURY_AFTER", "INJURY_BEFORE")
+    }
+    # a filler word is never itself a death or injury word, so one phrase cannot run into the next
+    filler = "(?!(?:" + "|".join(keywords.values()) + r")(?![\w-]))" + _WORD
+    words = {"COUNT": count, "WORD": filler, **keywords}
+    compiled = []
+    for item in raw["patterns"]["value"]:
+        if item["kind"] not in KINDS:
+            raise ValueError(f"pattern {item['id']}: unknown kind {item['kind']!r}")
+        template = item["template"].replace(" ", r"\s+")
+        for key, value in words.items():
+            template = template.replace("{" + key + "}", f"(?:{value})")
+        regex = re.compile(r"(?<![\w-])" + template + r"(?![\w-])", re.IGNORECASE)
+        compiled.append(_CountPattern(item["id"], item["kind"], int(item["priority"]), regex))
+    return tuple(compiled)
+
+
+def count_casualties(doc: Doc, sentence: Sentence, rules: CasualtyRules) -> Casualties:
+    """Killed and wounded stated in ``sentence``; 0 when none is stated.
+
+    The rules read the sentence text (``doc`` is its parse, accepted for the
+    pipeline contract): the patterns are lexical, so a blank pipeline gives the
+    same answer as the full one.
+    """
+    text = sentence.text
+    if rules.sentence_aggregate.search(text):
+        return Casualties(fatalities=0, injuries=0)
+    kept = _bind(rules.find(text))
+    kept = [
+        h for h in kept if not _in_subset_clause(rules, text, h) and not _aggregate_clause(rules, text, h)
+    ]
+    fatal = _combine(rules, [h for h in kept if h.kind == "fatalities"])
+    hurt = _combine(rules, [h for h in kept if h.kind == "injuries"])
+    return Casualties(
+        fatalities=fatal.value if fatal else 0,
+        injuries=hurt.value if hurt else 0,
+        fatalities_text=fatal.text if fatal else None,
+        injuries_text=hurt.text if hurt else None,
+    )
+
+
+def _bind(hits: list[CountHit]) -> list[CountHit]:
+    """Each figure belongs to one pattern: verb-bound (priority 1) first, then leftmost-longest."""
+    chosen: list[CountHit] = []
+    for hit in sorted(hits, key=lambda h: (h.priority, h.start, -(h.end - h.start))):
+        if all(hit.count_end <= c.count_start or hit.count_start >= c.count_end for c in chosen):
+            chosen.append(hit)
+    return sorted(chosen, key=lambda h: h.start)
+
+
+def _clause(text: str, start: int, end: int) -> str:
+    """The text between the clause punctuation around ``start:end``."""
+    before = [m.end() for m in _CLAUSE_BREAK.finditer(text, 0, start)]
+    after = _CLAUSE_BREAK.search(text, end)
+    return text[before[-1] if before else 0 : after.start() if after else len(text)]
+
+
+def _in_subset_clause(rules: CasualtyRules, text: str, hit: CountHit) -> bool:
+    before = [m.end() for m in _CLAUSE_BREAK.finditer(text, 0, hit.count_start)]
+    lead = text[before[-1] if before else 0 : hit.count_start]
+    return bool(rules.subset.search(lead))
+
+
+def _aggregate_clause(rules: CasualtyRules, text: str, hit: CountHit) -> bool:
+    return bool(rules.clause_aggregate.search(_clause(text, hit.count_start, hit.end)))
+
+
+def _combine(rules: CasualtyRules, hits: list[CountHit]) -> CountHit | None:
+    if not hits:
+        return None
+    if rules.combine == "max":
+        return max(hits, key=lambda h: (h.value, -h.start))
+    if rules.combine == "sum":
+        total = sum(h.value for h in hits)
+        first = hits[0]
+        return CountHit(
+            first.kind,
+            total,
+            first.start,
+            hits[-1].end,
+            first.count_start,
+            first.count_end,
+            " | ".join(h.text for h in hits),
+            "+".join(h.rule_id for h in hits),
+            first.priority,
+        )
+    return min(hits, key=lambda h: (h.value, h.start))

@@ -1,0 +1,177 @@
+"""coder.casualties: ACLED fatality rules, injuries kept apart, non-counts ignored, gold seed cases."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import spacy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from coder import casualties
+from coder.config import PROJECT_ROOT
+from coder.errors import DataFileError
+from coder.records import Casualties, Sentence
+
+RULES_PATH = PROJECT_ROOT / "seeds" / "rules" / "casualties.json"
+GOLD_PATH = PROJECT_ROOT / "seeds" / "gold" / "seed_events.jsonl"
+BLANK = spacy.blank("en")
+RULES = casualties.CasualtyRules.load(RULES_PATH)
+
+
+def _count(text: str, nlp: Any = BLANK) -> Casualties:
+    sentence = Sentence("s1", "a1", 0, 0, len(text), text)
+    return casualties.count_casualties(nlp(text), sentence, RULES)
+
+
+def test_rules_file_matches_its_schema() -> None:
+    schema = json.loads((PROJECT_ROOT / "schemas" / "casualties_rules.schema.json").read_text())
+    jsonschema.validate(json.loads(RULES_PATH.read_text()), schema)
+
+
+def test_malformed_rules_raise_data_file_error(tmp_path: Path) -> None:
+    bad = tmp_path / "casualties.json"
+    bad.write_text("{not json")
+    with pytest.raises(DataFileError, match=r"casualties\.json"):
+        casualties.CasualtyRules.load(bad)
+
+
+@pytest.mark.parametrize(
+    ("text", "killed", "wounded"),
+    [
+        ("At least 19 were killed and 37 wounded.", 19, 37),
+        ("A bomb exploded, killing four people and wounding six.", 4, 6),
+        (
+            "Gunmen killed four people and wounded six.",
+            4,
+            6,
+        ),  # 'four' is bound to 'killed', never to 'wounded'
+        ("And three soldiers died when patrols were bombed.", 3, 0),
+        ("Three car bombs claimed at least 15 lives and wounded more than 25 people.", 15, 25),
+        ("The fighting left at least 34 people dead on Sunday.", 34, 0),
+        ("In an ambush, it killed some 18 Iraqi military personnel.", 18, 0),
+        ("The raid left at least 42 people dead and 153 wounded.", 42, 153),
+        ("Hundreds more were killed.", 100, 0),
+        ("Dozens of people were killed.", 12, 0),
+        ("A dozen civilians were killed.", 12, 0),
+        ("Gunmen killed dozens of villagers and wounded scores.", 12, 20),
+        ("Between 10 and 15 people were killed.", 10, 0),
+        ("Police said 10 to 15 people were killed.", 10, 0),
+        ("Twenty-five people died and two hundred were injured.", 25, 200),
+        ("The death toll rose to 18.", 18, 0),
+        ("The bombing killed 1,204 people.", 1204, 0),
+        ("Bombs killed at least 38 on Wednesday, including 24 who died at mass.", 38, 0),  # subset dropped
+        (
+            "A suicide bomber killed 30 people, the deadliest attack this year.",
+            30,
+            0,
+        ),  # weak marker, other clause
+        ("Clashes erupted in Ramadi.", 0, 0),
+    ],
+)
+def test_counts(text: str, killed: int, wounded: int) -> None:
+    result = _count(text)
+    assert (result.fatalities, result.injuries) == (killed, wounded)
+    for value, span in ((result.fatalities, result.fatalities_text), (result.injuries, result.injuries_text)):
+        assert (span is None) == (value == 0)
+        assert span is None or span in text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "A shipment of 75 Hellfire missiles arrived in Iraq last week.",
+        "The heaviest fighting was in Fallujah, 60 kilometres west of Baghdad.",
+        "Output increased by 100,000 barrels a day.",
+        "He claims to have 1 million members.",
+        "The 2007 surge killed militants.",
+        "Police said they were killed two days ago.",
+        "Three car bombs killed civilians.",
+        "It fired six mortar shells that killed civilians.",
+        "With 2013 proving the bloodiest year, 7,818 civilians were killed last year.",
+        "Where 4,489 Americans were killed and 51,778 wounded in action almost 11 years ago.",
+        "Over 8,000 Iraqis have lost their lives over the last year.",
+        "The UN said last year saw the highest annual death toll, with 7,818 civilians killed.",
+        "Rescuers saved 15 lives.",
+    ],
+)
+def test_non_fatality_numbers_and_aggregates_are_not_counted(text: str) -> None:
+    assert _count(text) == Casualties(0, 0)
+
+
+def test_vague_values_come_from_data() -> None:
+    assert RULES.value("dozens") == 12 and RULES.value("hundreds") == 100 and RULES.value("a dozen") == 12
+    assert RULES.value("twenty-five") == 25 and RULES.value("two thousand") == 2000
+    assert RULES.value("1.5 million") == 1_500_000 and RULES.value("8,868") == 8868
+
+
+def test_blank_and_full_pipelines_agree(nlp_full: Any) -> None:
+    text = "Also, a bomb stuck onto a public minibus exploded, killing four people and wounding six."
+    assert _count(text, nlp_full) == _count(text)
+
+
+# --- properties -----------------------------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(1, 999_999), lead=st.sampled_from(["", "At least ", "More than ", "Some "]))
+def test_stated_figure_is_read_back(n: int, lead: str) -> None:
+    figure = f"{n:,}" if n >= 1000 else str(n)
+    result = _count(f"{lead}{figure} people were killed in the attack.")
+    assert result.fatalities == n and result.injuries == 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(low=st.integers(1, 500), extra=st.integers(1, 500))
+def test_range_codes_lowest_figure(low: int, extra: int) -> None:
+    assert _count(f"Between {low} and {low + extra} people were killed.").fatalities == low
+
+
+_PIECES = [
+    "killed",
+    "wounded",
+    "died",
+    "at least",
+    "dozens",
+    "between",
+    "and",
+    "people",
+    "2013",
+    "1,204",
+    "7",
+    "-",
+    ",",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    words=st.lists(
+        st.sampled_from(_PIECES) | st.text(alphabet="0123456789 ,.-abkilnd", max_size=8), max_size=12
+    )
+)
+def test_never_negative_and_spans_come_from_text(words: list[str]) -> None:
+    text = " ".join(words)
+    result = _count(text)
+    assert result.fatalities >= 0 and result.injuries >= 0
+    assert result.fatalities_text is None or result.fatalities_text in text
+    assert result.injuries_text is None or result.injuries_text in text
+
+
+# --- gold seed cases -------------------------------------------------------------------------------
+
+
+def _gold_cases() -> list[dict[str, Any]]:
+    return [json.loads(line) for line in GOLD_PATH.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+@pytest.mark.parametrize("case", _gold_cases(), ids=lambda c: c["id"])
+def test_gold_seed_casualties(case: dict[str, Any]) -> None:
+    article_text = (PROJECT_ROOT / "seeds" / case["file"]).read_text(encoding="utf-8")
+    assert case["sentence"] in article_text  # the gold sentence is the seed's exact text
+    result = _count(case["sentence"])
+    assert (result.fatalities, result.injuries) == (case["fatalities"], case["injuries"]), case["why"]
