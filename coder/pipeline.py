@@ -53,6 +53,7 @@ class Stages:
     model: model.EventTypeModel
     policy: decide.Policy
     boilerplate: ingest.BoilerplateRules
+    segmenter: segment.Segmenter
     date_rules: dates.DateRules
     casualty_rules: casualties.CasualtyRules
     actors: actors.ActorDictionary
@@ -67,6 +68,7 @@ class Stages:
             model=model.EventTypeModel.load(settings.model_dir),
             policy=decide.Policy.load(settings.rules_dir),
             boilerplate=ingest.load_boilerplate_rules(settings.rules_dir / "boilerplate.json"),
+            segmenter=segment.Segmenter.load(settings.rules_dir / "abbreviations.json"),
             date_rules=dates.DateRules.load(settings.rules_dir / dates.RULES_FILE),
             casualty_rules=casualties.CasualtyRules.load(settings.rules_dir / casualties.RULES_FILE),
             actors=actors.ActorDictionary.load(settings.actors_dir),
@@ -103,7 +105,7 @@ def code_batch(items: Sequence[Article | Reject], stages: Stages) -> BatchResult
     result = BatchResult()
     articles = [item for item in items if isinstance(item, Article)]
     result.rejects.extend(item for item in items if isinstance(item, Reject))
-    split = [(article, segment.split_sentences(article)) for article in articles]
+    split = [(article, stages.segmenter.split(article)) for article in articles]
     scores = _score_sentences([s for _, sentences in split for s in sentences], stages)
     docs = _parse_candidates(scores, stages)
     for article, sentences in split:

@@ -26,6 +26,10 @@ STAGES = {
 }
 # Who else each module may import from coder (beyond the leaves).
 ALLOWED = {
+    "coder": {"coder.store"},
+    "coder.ingest": {"coder.ingest.boilerplate", "coder.ingest.readers", "coder.ingest.text"},
+    "coder.ingest.readers": {"coder.ingest.boilerplate", "coder.ingest.text"},
+    "coder.ingest.boilerplate": {"coder.ingest.text"},
     "coder.classify.decide": {"coder.classify.rules", "coder.classify.model"},
     "coder.classify.train": {"coder.classify.model", "coder.classify.corpora", "coder.classify.evaluate"},
     "coder.validate": {"coder.tables"},
