@@ -36,6 +36,8 @@ model: install
 
 eval: install
 	$(BIN)/python scripts/evaluate_all.py --corpora $(CORPORA)
+	$(BIN)/python scripts/eval_actors.py --corpora $(CORPORA)
+	$(BIN)/python scripts/eval_dates_casualties.py
 
 bench: install
 	$(BIN)/python bench/run.py --corpora $(CORPORA)

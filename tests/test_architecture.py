@@ -14,6 +14,8 @@ STAGES = {
     "coder.segment",
     "coder.nlp",
     "coder.actors",
+    "coder.actors.dictionary",
+    "coder.actors.extract",
     "coder.geo",
     "coder.dates",
     "coder.casualties",
@@ -27,6 +29,8 @@ STAGES = {
 # Who else each module may import from coder (beyond the leaves).
 ALLOWED = {
     "coder": {"coder.store"},
+    "coder.actors": {"coder.actors.dictionary", "coder.actors.extract"},
+    "coder.actors.extract": {"coder.actors.dictionary"},
     "coder.ingest": {"coder.ingest.boilerplate", "coder.ingest.readers", "coder.ingest.text"},
     "coder.ingest.readers": {"coder.ingest.boilerplate", "coder.ingest.text"},
     "coder.ingest.boilerplate": {"coder.ingest.text"},

@@ -1,0 +1,14 @@
+"""Actors of an event: who did what to whom, normalised through an actor dictionary that is data.
+
+Two halves, as in spaCy's span_ruler: *finding* the actor phrases around the event trigger in the
+dependency parse (``extract_actors``), and *normalising* a phrase through ``ActorDictionary`` (aliases
+from ``seeds/actors/``, validated against ``schemas/actors.schema.json``). Conventions (ACLED-style
+names, inter codes, coordination, external forces) are documented in ``seeds/actors/README.md``.
+"""
+
+from __future__ import annotations
+
+from coder.actors.dictionary import ActorDictionary, ActorEntry, Hit, normalise
+from coder.actors.extract import extract_actors, find_trigger
+
+__all__ = ["ActorDictionary", "ActorEntry", "Hit", "extract_actors", "find_trigger", "normalise"]

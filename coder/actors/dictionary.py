@@ -1,0 +1,298 @@
+"""The actor dictionary: aliases from ``seeds/actors/`` -> canonical actors (validated against
+``schemas/actors.schema.json``); conventions in ``seeds/actors/README.md``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, field, replace
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jsonschema
+
+from coder.config import PROJECT_ROOT
+from coder.errors import DataFileError
+from coder.records import Article
+
+if TYPE_CHECKING:
+    pass
+
+SCHEMA_PATH = PROJECT_ROOT / "schemas" / "actors.schema.json"
+# Abbreviations with inner dots ("U.S.", "U.N.") stay one token; everything else splits on non-letters.
+_TOKEN = re.compile(r"(?:[^\W_]\.){2,}|[^\W_]+")
+_DROPPED = frozenset({"the"})  # "the" is optional in names ("(the) Islamic State of Iraq and the Levant")
+_HINT_CACHE_SIZE = 256
+# Country names that take "the" after "of" in ACLED actor names.
+_THE_COUNTRIES = ("United ", "Central African", "Democratic Republic", "Republic of", "Philippines")
+
+
+@dataclass(frozen=True)
+class ActorEntry:
+    """One dictionary entry; a ``name`` containing ``{country}`` is generic until a country fills it."""
+
+    id: str
+    name: str
+    iso3: str | None
+    inter: str | None  # None for media outlets, which are attribution, not actors
+    kind: str  # group | organization | person | generic | state | media
+    aliases: tuple[str, ...]
+    why: str
+    generic_name: str | None = None
+    valid_from: date | None = None
+    valid_to: date | None = None
+    bare_country: bool = False  # a bare country form ("Iraq", "Washington") standing for its government
+
+    @property
+    def is_generic(self) -> bool:
+        return "{country}" in self.name
+
+    def valid_on(self, on: date | None) -> bool:
+        if on is None:
+            return True
+        return (self.valid_from or date.min) <= on <= (self.valid_to or date.max)
+
+    def for_country(self, iso3: str | None, country: str | None) -> ActorEntry:
+        """The generic entry made concrete for a country, or its country-less name when none is known."""
+        if not self.is_generic:
+            return self
+        if iso3 is None or country is None:
+            return replace(self, name=self.generic_name or self.name.replace("{country}", "").strip(" ()"))
+        return replace(self, name=_country_name(self.name, country), iso3=iso3)
+
+
+def _country_name(template: str, country: str) -> str:
+    # ACLED writes "Military Forces of the United States" but "Civilians (United States)".
+    the = "the " if country.startswith(_THE_COUNTRIES) else ""
+    return template.replace("of {country}", f"of {the}{{country}}").format(country=country)
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A dictionary match inside a text: the entry and the matched character range of that text."""
+
+    entry: ActorEntry
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class _Tok:
+    norm: str
+    start: int
+    end: int
+    capital: bool
+
+
+def _tokens(text: str) -> list[_Tok]:
+    text = text.replace("\u2019", "'")
+    out = []
+    for m in _TOKEN.finditer(text):
+        norm = m.group().lower().rstrip(".")
+        possessive = norm == "s" and m.start() > 0 and text[m.start() - 1] == "'"
+        if norm not in _DROPPED and not possessive:
+            out.append(_Tok(norm, m.start(), m.end(), m.group()[0].isupper()))
+    return out
+
+
+def normalise(text: str) -> tuple[str, ...]:
+    """The lookup key of a name: lower-case word tokens, without 'the' and possessive 's."""
+    return tuple(t.norm for t in _tokens(text))
+
+
+@dataclass
+class ActorDictionary:
+    """Aliases -> entries, the country forms used for country hints, media outlets and the policy."""
+
+    entries: tuple[ActorEntry, ...]
+    countries: dict[str, str]  # iso3 -> name
+    country_forms: dict[tuple[str, ...], str]  # normalised form -> iso3
+    policy: dict[str, Any]
+    version: str
+    _index: dict[tuple[str, ...], list[ActorEntry]] = field(default_factory=dict, repr=False)
+    _hints: dict[str, str | None] = field(default_factory=dict, repr=False)
+    _max_len: int = field(default=1, repr=False)
+
+    def __post_init__(self) -> None:
+        for entry in self.entries:
+            for alias in entry.aliases:
+                bucket = self._index.setdefault(normalise(alias), [])
+                if entry not in bucket:
+                    bucket.append(entry)
+        self._max_len = max((len(k) for k in self._index), default=1)
+
+    @classmethod
+    def load(cls, actors_dir: Path, schema_path: Path = SCHEMA_PATH) -> ActorDictionary:
+        """Read and validate every file of ``actors_dir``; a bad line raises DataFileError (file:line)."""
+        defs = _read_json(schema_path)["$defs"]
+        policy = _validated(
+            _read_json(actors_dir / "policy.json"), defs, "policy", actors_dir / "policy.json"
+        )
+        countries = [r for r, _ in _records(actors_dir / "countries.jsonl", defs, "country")]
+        templates = [r for r, _ in _records(actors_dir / "state_templates.jsonl", defs, "state_template")]
+        path = actors_dir / "actors.jsonl"
+        named = [_entry(r, path, n) for r, n in _records(path, defs, "actor_entry")]
+        media = [_media(r) for r, _ in _records(actors_dir / "media_outlets.jsonl", defs, "media_outlet")]
+        _check_unique_ids(named, path)
+        return cls(
+            entries=tuple(named) + tuple(_state_entries(countries, templates)) + tuple(media),
+            countries={c["iso3"]: c["name"] for c in countries},
+            country_forms={normalise(f): c["iso3"] for c in countries for f in c["forms"]},
+            policy=policy,
+            version=f"{policy['version']}+{_digest(actors_dir, schema_path)}",
+        )
+
+    def lookup(self, text: str, *, on: date | None = None) -> ActorEntry | None:
+        """The entry a phrase names (best match inside it), valid on ``on``; None when nothing matches."""
+        hit = self.find(text, on=on)
+        return hit.entry if hit else None
+
+    def find(self, text: str, *, on: date | None = None) -> Hit | None:
+        """Best match in ``text``: named beats generic beats bare country, then longer, then leftmost.
+
+        A generic winner ("security forces") is made concrete by a country named in the same phrase
+        ("security forces in Iraq", "the government of Liberia").
+        """
+        hits = self._hits(_tokens(text), on)
+        if not hits:
+            return None
+        best = min(hits, key=lambda h: (-tier(h[0].entry), -(h[0].end - h[0].start), h[0].start))[0]
+        if best.entry.is_generic:
+            country = next((h[0].entry.iso3 for h in hits if h[0].entry.bare_country), None)
+            if country is not None:
+                best = replace(best, entry=best.entry.for_country(country, self.countries[country]))
+        return best
+
+    def _hits(self, tokens: list[_Tok], on: date | None) -> list[tuple[Hit, int]]:
+        """Every alias match as (hit, first token index)."""
+        found = []
+        for n in range(min(self._max_len, len(tokens)), 0, -1):
+            for i in range(len(tokens) - n + 1):
+                entry = self._pick(tuple(t.norm for t in tokens[i : i + n]), on)
+                if entry is not None:
+                    found.append((Hit(entry, tokens[i].start, tokens[i + n - 1].end), i))
+        return found
+
+    def _pick(self, key: tuple[str, ...], on: date | None) -> ActorEntry | None:
+        valid = [e for e in self._index.get(key, ()) if e.valid_on(on)]
+        # Without a date the current meaning wins: open-ended entries first, then the latest start.
+        valid.sort(key=lambda e: (e.valid_to is not None, -(e.valid_from or date.min).toordinal()))
+        return valid[0] if valid else None
+
+    def inter_code(self, inter: str | None) -> int | None:
+        return None if inter is None else int(self.policy["inter_codes"][inter])
+
+    def country_hint(self, article: Article) -> str | None:
+        """The article's dominant country (most mentioned country form, title counted), or None."""
+        if article.article_id not in self._hints:
+            if len(self._hints) >= _HINT_CACHE_SIZE:
+                self._hints.clear()
+            self._hints[article.article_id] = self._count_countries(f"{article.title or ''}\n{article.text}")
+        return self._hints[article.article_id]
+
+    def _count_countries(self, text: str) -> str | None:
+        tokens = _tokens(text)
+        counts: Counter[str] = Counter()
+        for n in (3, 2, 1):
+            for i in range(len(tokens) - n + 1):
+                iso3 = self.country_forms.get(tuple(t.norm for t in tokens[i : i + n]))
+                if iso3 is not None and (n > 1 or tokens[i].capital):
+                    counts[iso3] += 1
+        if not counts:
+            return None
+        iso3, top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0]
+        return iso3 if top >= self.policy["country_hint_min_mentions"] else None
+
+    def nearest_named(self, text: str, *, on: date | None, person: bool) -> Hit | None:
+        """The last named (capitalised, not generic, not a bare country) match in ``text``: an antecedent."""
+        tokens = _tokens(text)
+        hits = [(h, i) for h, i in self._hits(tokens, on) if tokens[i].capital and tier(h.entry) == 2]
+        hits = [(h, i) for h, i in hits if h.entry.kind != "media"]
+        if person and any(h.entry.kind == "person" for h, _ in hits):
+            hits = [(h, i) for h, i in hits if h.entry.kind == "person"]
+        return max(hits, key=lambda hi: (hi[0].end, hi[0].end - hi[0].start))[0] if hits else None
+
+
+def tier(entry: ActorEntry) -> int:
+    return 0 if entry.bare_country else 1 if entry.is_generic else 2
+
+
+def _read_json(path: Path, line: int | None = None, text: str | None = None) -> Any:
+    """JSON of a file (or of one line of it), failing with the file and line."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8") if text is None else text)
+    except FileNotFoundError:
+        raise DataFileError("actor dictionary file is missing", path=str(path)) from None
+    except json.JSONDecodeError as exc:
+        raise DataFileError(f"invalid JSON: {exc.msg}", path=str(path), line=line or exc.lineno) from None
+
+
+def _records(path: Path, defs: dict[str, Any], kind: str) -> list[tuple[Any, int]]:
+    """The validated records of a JSONL file, with their line numbers."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise DataFileError("actor dictionary file is missing", path=str(path)) from None
+    rows = [(n, line) for n, line in enumerate(lines, 1) if line.strip()]
+    return [(_validated(_read_json(path, n, line), defs, kind, path, n), n) for n, line in rows]
+
+
+def _validated(record: Any, defs: dict[str, Any], kind: str, path: Path, line: int | None = None) -> Any:
+    schema = {"$ref": f"#/$defs/{kind}", "$defs": defs}
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(record))
+    if error is not None:
+        where = "/".join(str(p) for p in error.absolute_path) or "record"
+        raise DataFileError(f"{where}: {error.message}", path=str(path), line=line)
+    return record
+
+
+def _entry(raw: dict[str, Any], path: Path, line: int) -> ActorEntry:
+    start, end = (date.fromisoformat(raw[k]) if k in raw else None for k in ("valid_from", "valid_to"))
+    if start and end and end < start:
+        raise DataFileError(f"valid_to {end} is before valid_from {start}", path=str(path), line=line)
+    fields: dict[str, Any] = {
+        k: raw.get(k) for k in ("id", "name", "iso3", "inter", "kind", "why", "generic_name")
+    }
+    return ActorEntry(**fields, aliases=tuple(raw["aliases"]), valid_from=start, valid_to=end)
+
+
+def _media(raw: dict[str, Any]) -> ActorEntry:
+    # Outlets are entries too, so that "the Washington Post" matches as media before "Washington" as a state.
+    return replace(_entry(raw, Path(), 0), id="media." + "_".join(normalise(raw["name"])), kind="media")
+
+
+def _check_unique_ids(entries: list[ActorEntry], path: Path) -> None:
+    seen = Counter(e.id for e in entries)
+    duplicates = sorted(k for k, n in seen.items() if n > 1)
+    if duplicates:
+        raise DataFileError(f"duplicate entry ids: {', '.join(duplicates)}", path=str(path))
+
+
+def _state_entries(countries: list[dict[str, Any]], templates: list[dict[str, Any]]) -> list[ActorEntry]:
+    """'<country form> <suffix>' aliases for every country and state template ("Iraqi troops");
+    an empty suffix makes the bare-country entry ("Iraq", "Baghdad"), which ranks below every other match."""
+    out = []
+    for country, template, bare in ((c, t, b) for c in countries for t in templates for b in (False, True)):
+        suffixes = [s for s in template["suffixes"] if (s == "") == bare]
+        aliases = tuple(f"{form} {suffix}".strip() for form in country["forms"] for suffix in suffixes)
+        key = f"state.{template['id']}.{country['iso3']}" + (".bare" if bare else "")
+        name = _country_name(template["name"], country["name"])
+        if aliases:
+            entry = ActorEntry(
+                key, name, country["iso3"], template["inter"], "state", aliases, template["why"]
+            )
+            out.append(replace(entry, bare_country=bare))
+    return out
+
+
+def _digest(actors_dir: Path, schema_path: Path) -> str:
+    sha = hashlib.sha256()
+    for path in [*sorted(actors_dir.glob("*.json*")), schema_path]:
+        sha.update(path.name.encode() + b"\0" + path.read_bytes())
+    return sha.hexdigest()[:10]
+
+
+# --- finding actors in the parse ---------------------------------------------------------------------------

@@ -1,0 +1,368 @@
+"""The hybrid decision policy: rule matches + model scores -> one Classification per sentence.
+
+Everything tunable lives in ``seeds/rules/policy.json`` (schema ``schemas/policy.schema.json``),
+each entry with a why. The policy, in order:
+
+1. **Cheap first pass** (``needs_parse``): a sentence is parsed when a rule keyword
+   might match or the model's P(none) is below ``parse_if_none_below``. It must lose
+   no recall, so it errs towards parsing.
+2. **Vetoes**: a statement match whose speaker is a media outlet ("Al Jazeera said",
+   "BBC reported") is dropped; an arms-transfer match in a sentence about seized or
+   intercepted weapons is dropped; a bombing match governed by "defused/found" is dropped.
+3. **Precedence**: any event rule beats the statement rule ("a bomb exploded, police
+   said" is a bombing); among event rules an asserted one beats a framed one, then the
+   higher precision wins, ties broken by ``sub_event_priority`` (more specific first).
+4. **Rule or model**: a rule with precision >= ``rule_override`` decides alone; a
+   weaker rule decides only if the model gives its type >= ``weak_rule_support``.
+   A statement rule yields to a model event type scoring >= ``event_over_statement``.
+   Otherwise the model decides: ``none`` when P(none) >= ``none``, else the most
+   likely event type (sub-type from ``default_sub_event_type``). An event framed as
+   ``statement_over_modalities`` (hypothetical, negated) yields to a statement match:
+   a speaker talking about a possible event made a statement.
+5. **Provenance**: ``coded_by`` is ``rule:<id>``, ``rule+model:<id>`` (the model's top
+   type agrees) or ``model:<version>``; ``confidence`` is the rule's precision (or the
+   model's probability when higher and agreeing) or the model's probability.
+6. **Modality**: cues on the trigger and the words governing it give "negated",
+   "hypothetical", "threatened" or "planned"; otherwise "asserted". Only asserted
+   events become event rows; the others keep their type on the sentence row.
+   Statements are asserted even with future content ("we will help them"), unless
+   the speech verb itself is negated.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jsonschema
+
+from coder.classify.rules import RuleSet
+from coder.config import PROJECT_ROOT
+from coder.errors import DataFileError
+from coder.records import Classification, RuleMatch, Sentence
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc, Token
+
+POLICY_FILE = "policy.json"
+DEFAULT_SCHEMA = PROJECT_ROOT / "schemas" / "policy.schema.json"
+# Order decides which cue wins when one word carries several (a negated plan is negated).
+MODALITY_ORDER = ("negated", "hypothetical", "threatened", "planned")
+CUE_DEPS = frozenset({"neg", "aux", "auxpass", "mark", "det", "amod", "advmod", "prt"})
+SPEAKER_DEPS = frozenset({"nsubj", "nsubjpass"})
+# Words that make an adverbial clause a condition on the event it modifies (grammar, not tuning).
+CONDITIONAL_MARKS = frozenset({"if", "unless", "should", "whether"})
+NO_SPEAKER = frozenset({"no", "nobody", "none", "noone"})
+
+
+def not_coded(sentence: Sentence, reason: str) -> Classification:
+    """A sentence that is never coded (boilerplate): type none, with the reason in ``coded_by``."""
+    return Classification(sentence.sentence_id, "none", None, 1.0, f"not-coded:{reason}")
+
+
+def skipped(sentence: Sentence, scores: dict[str, float], model_version: str) -> Classification:
+    """A sentence the first pass did not parse: none, with the model's P(none) as confidence."""
+    return Classification(
+        sentence.sentence_id,
+        "none",
+        None,
+        float(scores.get("none", 1.0)),
+        f"prefilter:{model_version}",
+        model_scores=_score_tuple(scores),
+    )
+
+
+@dataclass(frozen=True)
+class _Choice:
+    event_type: str
+    sub_event_type: str | None
+    confidence: float
+    coded_by: str
+    match: RuleMatch | None
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The loaded ``policy.json``; see the module docstring for the order of decisions."""
+
+    version: str
+    thresholds: dict[str, float]
+    default_sub_event_type: dict[str, str]
+    sub_event_priority: tuple[str, ...]
+    media_re: re.Pattern[str]
+    arms_interdiction: frozenset[str]
+    disrupted_attack: frozenset[str]
+    cues: dict[str, frozenset[str]]
+    transparent: frozenset[str]
+    statement_over: frozenset[str]
+
+    @classmethod
+    def load(cls, rules_dir: Path, schema_path: Path | None = None) -> Policy:
+        """Read and validate ``policy.json``; DataFileError names the file on bad data."""
+        path = Path(rules_dir) / POLICY_FILE
+        data = _read_json(path)
+        _validate(data, schema_path or DEFAULT_SCHEMA, path)
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Policy:
+        media = sorted(data["media_outlets"]["value"], key=lambda w: (-len(w), w))
+        modality = data["modality"]
+        return cls(
+            version=data["version"],
+            thresholds={name: float(t["value"]) for name, t in data["thresholds"].items()},
+            default_sub_event_type={k: v["value"] for k, v in data["default_sub_event_type"].items()},
+            sub_event_priority=tuple(data["sub_event_priority"]["value"]),
+            media_re=re.compile(r"\b(?:" + "|".join(re.escape(m) for m in media) + r")\b"),
+            arms_interdiction=frozenset(data["arms_interdiction_lemmas"]["value"]),
+            disrupted_attack=frozenset(data["disrupted_attack_lemmas"]["value"]),
+            cues={name: frozenset(modality[name]["value"]) for name in MODALITY_ORDER},
+            transparent=frozenset(modality["transparent"]["value"]),
+            statement_over=frozenset(data["statement_over_modalities"]["value"]),
+        )
+
+    def needs_parse(self, text: str, scores: dict[str, float], rules: RuleSet) -> bool:
+        """True when a rule might match or the model is not sure enough that nothing happens."""
+        if rules.might_match(text):
+            return True
+        return float(scores.get("none", 0.0)) < self.thresholds["parse_if_none_below"]
+
+    def decide(
+        self,
+        sentence: Sentence,
+        doc: Doc,
+        matches: list[RuleMatch],
+        scores: dict[str, float],
+        model_version: str,
+    ) -> Classification:
+        """One Classification for a parsed sentence (see the module docstring for the policy)."""
+        kept = [m for m in matches if not self._vetoed(m, doc, sentence)]
+        choice, modality = self._choose(kept, scores, model_version, doc, sentence)
+        match = choice.match
+        return Classification(
+            sentence_id=sentence.sentence_id,
+            event_type=choice.event_type,
+            sub_event_type=choice.sub_event_type,
+            confidence=round(choice.confidence, 6),
+            coded_by=choice.coded_by,
+            modality=modality,
+            trigger_start=match.trigger_start if match else None,
+            trigger_end=match.trigger_end if match else None,
+            model_scores=_score_tuple(scores),
+        )
+
+    # -- choosing the type -------------------------------------------------------------------------
+
+    def _choose(
+        self,
+        matches: list[RuleMatch],
+        scores: dict[str, float],
+        model_version: str,
+        doc: Doc,
+        sentence: Sentence,
+    ) -> tuple[_Choice, str]:
+        """The accepted rule of highest rank, preferring an asserted event; else the model."""
+        accepted = [m for m in self._ranked(matches) if self._accepted(m, scores)]
+        events = [m for m in accepted if m.event_type != "statement"]
+        statement = next((m for m in accepted if m.event_type == "statement"), None)
+        framed = [(m, self._modality(m, doc, sentence)) for m in events]
+        best = next(((m, mod) for m, mod in framed if mod == "asserted"), framed[0] if framed else None)
+        if best is not None and not (statement is not None and best[1] in self.statement_over):
+            return self._rule_choice(best[0], scores), best[1]
+        if statement is not None and not self._event_beats_statement(_top_event(scores)):
+            return self._rule_choice(statement, scores), self._modality(statement, doc, sentence)
+        choice = self._model_choice(scores, model_version)
+        root = _root(doc)
+        modality = self.modality_of(root) if choice.event_type != "none" and root is not None else "asserted"
+        return choice, modality
+
+    def _accepted(self, match: RuleMatch, scores: dict[str, float]) -> bool:
+        support = float(scores.get(match.event_type, 0.0))
+        return (
+            match.precision >= self.thresholds["rule_override"]
+            or support >= self.thresholds["weak_rule_support"]
+        )
+
+    def _ranked(self, matches: list[RuleMatch]) -> list[RuleMatch]:
+        def key(m: RuleMatch) -> tuple[bool, float, int, str]:
+            rank = self._priority(m.sub_event_type)
+            return (m.event_type == "statement", -m.precision, rank, m.rule_id)
+
+        return sorted(matches, key=key)
+
+    def _priority(self, sub_event_type: str | None) -> int:
+        order = self.sub_event_priority
+        return order.index(sub_event_type) if sub_event_type in order else len(order)
+
+    def _event_beats_statement(self, model_top: tuple[str, float] | None) -> bool:
+        if model_top is None or model_top[0] == "statement":
+            return False
+        return model_top[1] >= self.thresholds["event_over_statement"]
+
+    def _rule_choice(self, match: RuleMatch, scores: dict[str, float]) -> _Choice:
+        top = _argmax(scores)
+        if top == match.event_type:
+            confidence = max(match.precision, float(scores[top]))
+            return _Choice(
+                match.event_type, match.sub_event_type, confidence, f"rule+model:{match.rule_id}", match
+            )
+        return _Choice(
+            match.event_type, match.sub_event_type, match.precision, f"rule:{match.rule_id}", match
+        )
+
+    def _model_choice(self, scores: dict[str, float], model_version: str) -> _Choice:
+        p_none = float(scores.get("none", 0.0))
+        top = _top_event(scores)
+        coded_by = f"model:{model_version}"
+        if top is None or p_none >= self.thresholds["none"]:
+            return _Choice("none", None, p_none, coded_by, None)
+        event_type, probability = top
+        return _Choice(event_type, self.default_sub_event_type.get(event_type), probability, coded_by, None)
+
+    # -- vetoes ------------------------------------------------------------------------------------
+
+    def _vetoed(self, match: RuleMatch, doc: Doc, sentence: Sentence) -> bool:
+        trigger = _trigger_token(match, doc, sentence)
+        if match.event_type == "statement":
+            return trigger is None or self._media_speaker(trigger)
+        if match.event_type == "arms_transfer":
+            return any(t.lemma_.lower() in self.arms_interdiction for t in doc)
+        if match.event_type == "bombing" and trigger is not None:
+            return any(t.lemma_.lower() in self.disrupted_attack for t in _governors(trigger))
+        return False
+
+    def _media_speaker(self, verb: Token) -> bool:
+        """Is the speaker a media outlet (attribution, not a statement), or is there no speaker at all?"""
+        speakers = _speakers(verb)
+        if not speakers:
+            return True  # no one speaks: nothing to code as a statement
+        if any(t.lower_ in NO_SPEAKER for s in speakers for t in [s, *s.children]):
+            return True  # "no group claimed responsibility"
+        phrase = " ".join(t.text for s in speakers for t in s.subtree).lower()
+        return self.media_re.search(phrase) is not None
+
+    # -- modality ----------------------------------------------------------------------------------
+
+    def _modality(self, match: RuleMatch, doc: Doc, sentence: Sentence) -> str:
+        trigger = _trigger_token(match, doc, sentence)
+        if trigger is None:
+            return "asserted"
+        if match.event_type == "statement":
+            return "negated" if self._cue(trigger, own_lemma=False) == "negated" else "asserted"
+        return self.modality_of(trigger)
+
+    def modality_of(self, trigger: Token) -> str:
+        """The framing of the event whose trigger is ``trigger``: nearest cue on its head chain wins.
+
+        A condition clause ('if talks fail') counts only when no word cue is found, because
+        threats and plans usually carry conditions ('threatened to strike if ...').
+        """
+        chain = self._frame_chain(trigger)
+        for token in chain:
+            cue = self._cue(token, own_lemma=token is not trigger)
+            if cue is not None:
+                return cue
+        return "hypothetical" if any(self._conditional_clause(t) for t in chain) else "asserted"
+
+    def _frame_chain(self, trigger: Token) -> list[Token]:
+        """The trigger and its governors up to the first attribution verb (which is transparent)."""
+        chain = [trigger]
+        for token in _governors(trigger):
+            if token.lemma_.lower() in self.transparent:
+                break
+            chain.append(token)
+        return chain
+
+    def _cue(self, token: Token, own_lemma: bool) -> str | None:
+        cue_words = [c for c in token.children if c.dep_ in CUE_DEPS]
+        # "No bombs exploded": the negation sits on the subject of the trigger verb.
+        cue_words += [
+            g for c in token.children if c.dep_ in SPEAKER_DEPS for g in c.children if g.dep_ == "det"
+        ]
+        words = [c.lower_ for c in cue_words] + [c.lemma_.lower() for c in cue_words]
+        if own_lemma:
+            words.append(token.lemma_.lower())
+        for modality in MODALITY_ORDER:
+            if any(w in self.cues[modality] for w in words):
+                return modality
+        return None
+
+    def _conditional_clause(self, token: Token) -> bool:
+        """'..., should officials ask' / 'if talks fail' hanging off the event makes it a consequent."""
+        for clause in (c for c in token.children if c.dep_ == "advcl"):
+            marks = {c.lower_ for c in clause.children if c.dep_ in ("mark", "aux", "advmod")}
+            if marks & CONDITIONAL_MARKS:
+                return True
+        return False
+
+
+def _speakers(verb: Token) -> list[Token]:
+    """Subjects of a speech verb; a conjoined verb ('offered support but said ...') shares its head's."""
+    own = [child for child in verb.children if child.dep_ in SPEAKER_DEPS]
+    if own or verb.dep_ != "conj":
+        return own
+    return [child for child in verb.head.children if child.dep_ in SPEAKER_DEPS]
+
+
+def _governors(token: Token) -> list[Token]:
+    """The words above ``token`` in the parse, nearest first."""
+    chain: list[Token] = []
+    while token.head is not token and len(chain) < 50:
+        token = token.head
+        chain.append(token)
+    return chain
+
+
+def _trigger_token(match: RuleMatch | None, doc: Doc, sentence: Sentence) -> Token | None:
+    if match is None:
+        return None
+    start, end = match.trigger_start - sentence.start_char, match.trigger_end - sentence.start_char
+    span = doc.char_span(start, end, alignment_mode="expand")
+    return span.root if span is not None and len(span) else None
+
+
+def _root(doc: Doc) -> Token | None:
+    roots = [t for t in doc if t.head is t]
+    return roots[0] if roots else None
+
+
+def _argmax(scores: dict[str, float]) -> str | None:
+    if not scores:
+        return None
+    return max(sorted(scores), key=lambda label: scores[label])
+
+
+def _top_event(scores: dict[str, float]) -> tuple[str, float] | None:
+    events = {k: float(v) for k, v in scores.items() if k != "none"}
+    label = _argmax(events)
+    return (label, events[label]) if label is not None else None
+
+
+def _score_tuple(scores: dict[str, float]) -> tuple[tuple[str, float], ...]:
+    return tuple((label, float(scores[label])) for label in sorted(scores))
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise DataFileError(f"cannot read policy file: {exc.strerror}", path=str(path)) from exc
+    except json.JSONDecodeError as exc:
+        raise DataFileError(f"not valid JSON: {exc.msg}", path=str(path), line=exc.lineno) from exc
+    if not isinstance(data, dict):
+        raise DataFileError("policy file must hold a JSON object", path=str(path))
+    return data
+
+
+def _validate(data: dict[str, Any], schema_path: Path, path: Path) -> None:
+    try:
+        schema = json.loads(schema_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise DataFileError(f"policy schema unusable: {exc}", path=str(schema_path)) from exc
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.path))
+    if errors:
+        where = "/".join(str(p) for p in errors[0].absolute_path) or "(policy)"
+        raise DataFileError(f"{where}: {errors[0].message}", path=str(path))

