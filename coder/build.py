@@ -45,7 +45,7 @@ class TableParts:
     def frames(self, schemas_dir: Path) -> dict[str, pd.DataFrame]:
         out = {}
         for table in TABLES:
-            columns = validate.load_schema(schemas_dir, table).column_names
+            columns = validate.load_schema(schemas_dir, table).names
             parts = self.parts[table]
             frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
             out[table] = frame.reindex(columns=columns)
@@ -108,9 +108,12 @@ def build_release(
     if strict:
         _refuse_rejects(frames["rejects"])
     report = validate.validate_tables(frames, settings.schemas_dir)
-    frames, ok = validate.quarantine(frames, report, settings.max_reject_share)
+    frames, ok, reasons = validate.quarantine(frames, report, settings.max_reject_share)
     if not ok:
-        raise ValidationFailed(f"validation failed; no release written.\n{report.to_text()}")
+        raise ValidationFailed(
+            "validation failed; no release written: " + "; ".join(reasons) + "\n" + report.to_text()
+        )
+    frames = _recount_events(frames)
     manifest = _manifest(inputs, stages, parts, report, frames)
     release = store.write_release(settings.datasets_dir, name, frames, manifest)
     return BuildOutcome(release, report, {t: len(f) for t, f in frames.items()})
@@ -135,6 +138,18 @@ def _results(
     raise ConfigError(f"unknown engine {engine!r}; use 'local' or 'dask'")
 
 
+def _schema_versions(schemas_dir: Path, frames: dict[str, pd.DataFrame]) -> dict[str, str]:
+    return {table: validate.load_schema(schemas_dir, table).version for table in sorted(frames)}
+
+
+def _recount_events(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Quarantined events no longer count towards their article's n_events."""
+    counts = frames["events"].groupby("article_id").size()
+    articles = frames["articles"].copy()
+    articles["n_events"] = articles["article_id"].map(counts).fillna(0).astype("int64")
+    return frames | {"articles": articles}
+
+
 def _refuse_rejects(rejects: pd.DataFrame) -> None:
     errors = rejects[rejects["severity"] == "error"] if len(rejects) else rejects
     if len(errors):
@@ -156,7 +171,7 @@ def _manifest(
     reasons = rejects.groupby("stage").size().to_dict() if len(rejects) else {}
     return {
         "coder_version": __version__,
-        "versions": stages.versions() | {"schemas": validate.schema_versions(stages.settings.schemas_dir)},
+        "versions": stages.versions() | {"schemas": _schema_versions(stages.settings.schemas_dir, frames)},
         "inputs": [p.name for p in inputs],
         "input_hashes": dict(sorted(parts.input_hashes.items())),
         "rejects_by_stage": {str(k): int(v) for k, v in sorted(reasons.items())},

@@ -9,6 +9,8 @@ reasons that allowed it. Cluster ids are ``stable_id`` of the sorted member even
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import json
 import math
 from collections.abc import Iterable, Iterator, Sequence
@@ -50,6 +52,8 @@ CLUSTER_COLUMNS: tuple[str, ...] = (
     "evidence",
     "rules_version",
 )
+# Integer columns that may be missing: nullable Int64, so a None does not turn them into floats.
+NULLABLE_INTS = {c: "Int64" for c in ("geo_precision", "time_precision", "fatalities_min", "fatalities_max")}
 EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG)
 _LEAST_PRECISE = 3  # an unknown precision is treated as the loosest ACLED level
 
@@ -144,7 +148,7 @@ class _Event:
 
 def _value(row: dict[str, Any], column: str) -> Any:
     value = row.get(column)
-    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT:
+    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
         return None
     return value
 
@@ -186,13 +190,18 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 def _place_reason(a: _Event, b: _Event, rules: ClusterRules) -> str | None:
     if a.lat is not None and a.lon is not None and b.lat is not None and b.lon is not None:
-        km, limit = haversine_km(a.lat, a.lon, b.lat, b.lon), rules.distance_limit(a.geo_precision, b.geo_precision)
+        km, limit = (
+            haversine_km(a.lat, a.lon, b.lat, b.lon),
+            rules.distance_limit(a.geo_precision, b.geo_precision),
+        )
         return f"distance {km:.1f} km <= {limit:g} km" if km <= limit else None
     if not rules.unknown_location_compatible:
         return None
     if a.iso3 is not None and b.iso3 is not None and a.iso3 != b.iso3:
         return None
-    return "location unknown on one side" + (f", same country {a.iso3}" if a.iso3 and a.iso3 == b.iso3 else "")
+    return "location unknown on one side" + (
+        f", same country {a.iso3}" if a.iso3 and a.iso3 == b.iso3 else ""
+    )
 
 
 def _date_reason(a: _Event, b: _Event, rules: ClusterRules) -> str | None:
@@ -225,18 +234,40 @@ def compatibility(a: _Event, b: _Event, rules: ClusterRules) -> list[str] | None
 
 
 def _candidate_pairs(events: Sequence[_Event], rules: ClusterRules) -> Iterator[tuple[_Event, _Event]]:
-    """Pairs close enough in time to be worth comparing (dated events sorted by day: a sliding window)."""
-    widest = max(rules.date_window_days)
-    dated = sorted((e for e in events if e.day is not None), key=lambda e: (e.day, e.event_id))
-    for i, a in enumerate(dated):
-        for b in dated[i + 1 :]:
-            if b.day - a.day > widest:  # type: ignore[operator]
-                break
-            yield a, b
-    if rules.unknown_date_compatible:
-        undated = [e for e in events if e.day is None]
-        for i, a in enumerate(undated):
-            yield from ((a, b) for b in [*undated[i + 1 :], *dated])
+    """Pairs of type-compatible events close enough in time to be worth comparing (may repeat)."""
+    for group in rules.type_groups:
+        members = [e for e in events if e.event_type in group]
+        buckets = [sorted((e for e in members if _precision(e) == p), key=_by_day) for p in (1, 2, 3)]
+        for pa, pb in itertools.combinations_with_replacement(range(3), 2):
+            yield from _dated_pairs(buckets[pa], buckets[pb], rules.date_window_days[pb], same=pa == pb)
+        if rules.unknown_date_compatible:
+            undated = [e for e in members if e.day is None]
+            dated = [e for e in members if e.day is not None]
+            yield from ((a, b) for i, a in enumerate(undated) for b in [*undated[i + 1 :], *dated])
+
+
+def _precision(event: _Event) -> int:
+    """The time-precision bucket of a dated event (an unknown precision is the loosest); 0 when undated."""
+    if event.day is None:
+        return 0
+    known = event.time_precision is not None and 1 <= event.time_precision <= _LEAST_PRECISE
+    return event.time_precision if known else _LEAST_PRECISE  # type: ignore[return-value]
+
+
+def _by_day(event: _Event) -> tuple[int, str]:
+    return (event.day or 0, event.event_id)
+
+
+def _dated_pairs(
+    left: list[_Event], right: list[_Event], window: float, same: bool
+) -> Iterator[tuple[_Event, _Event]]:
+    """Pairs within ``window`` days; both lists sorted by day (a binary search per event, not a full scan)."""
+    days = [e.day or 0 for e in right]
+    for i, a in enumerate(left):
+        low = bisect.bisect_left(days, (a.day or 0) - window)
+        high = bisect.bisect_right(days, (a.day or 0) + window)
+        start = max(low, i + 1) if same else low
+        yield from ((a, right[j]) for j in range(start, high))
 
 
 @dataclass(frozen=True)
@@ -247,13 +278,13 @@ class _Merge:
 
 
 def _merges(events: Sequence[_Event], rules: ClusterRules) -> list[_Merge]:
-    found = []
+    found: dict[tuple[str, str], _Merge] = {}
     for a, b in _candidate_pairs(events, rules):
-        reasons = compatibility(a, b, rules)
-        if reasons is not None:
-            first, second = sorted((a.event_id, b.event_id))
-            found.append(_Merge(first, second, tuple(reasons)))
-    return sorted(found, key=lambda m: (m.a, m.b))
+        first, second = sorted((a, b), key=lambda e: e.event_id)
+        key = (first.event_id, second.event_id)
+        if key not in found and (reasons := compatibility(first, second, rules)) is not None:
+            found[key] = _Merge(key[0], key[1], tuple(reasons))
+    return [found[key] for key in sorted(found)]
 
 
 class _UnionFind:
@@ -293,8 +324,9 @@ def _fatalities(canonical: _Event, stated: list[int], policy: str) -> int:
     return max(stated) if policy == "max_reported" else min(stated)
 
 
-def _cluster_row(members: list[_Event], merges: list[_Merge], rows: dict[str, dict[str, Any]],
-                 rules: ClusterRules) -> dict[str, Any]:
+def _cluster_row(
+    members: list[_Event], merges: list[_Merge], rows: dict[str, dict[str, Any]], rules: ClusterRules
+) -> dict[str, Any]:
     ids = sorted({e.event_id for e in members})
     canonical = min(members, key=_Event.rank)
     top = rows[canonical.event_id]
@@ -337,7 +369,7 @@ def cluster_events(events: pd.DataFrame, rules: ClusterRules) -> tuple[pd.DataFr
     rows = {str(r["event_id"]): r for r in events.to_dict(orient="records")}
     parsed = sorted((_to_event(r) for r in rows.values()), key=lambda e: e.event_id)
     clusters = [_cluster_row(m, e, rows, rules) for m, e in _components(parsed, _merges(parsed, rules))]
-    table = pd.DataFrame(clusters, columns=list(CLUSTER_COLUMNS))
+    table = pd.DataFrame(clusters, columns=list(CLUSTER_COLUMNS)).astype(NULLABLE_INTS)
     if len(table):
         table = table.sort_values(["date_first", "event_cluster_id"], na_position="last", kind="stable")
     owner = {i: c["event_cluster_id"] for c in clusters for i in c["member_event_ids"].split(";")}

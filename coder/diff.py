@@ -1,0 +1,276 @@
+"""What changed between two releases: events added, removed and changed field by field.
+
+Events are matched one key at a time, most specific first, and only where a key is unique on
+both sides (an ambiguous key is never guessed): ``event_id`` (same article, sentence and type),
+then ``(article_id, sentence_id)`` (the same sentence re-typed, which changes the id), then
+``(article_id, start_char, end_char)`` (the same span after sentence ids moved). What is left
+unmatched is added or removed. Row counts of every table and the manifests' versions are
+compared too, so ``coder diff A B`` answers "what did this rebuild change?".
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from coder.errors import ReleaseError
+
+TABLES: tuple[str, ...] = ("articles", "sentences", "events", "clusters", "rejects")
+MATCH_KEYS: tuple[tuple[str, ...], ...] = (
+    ("event_id",),
+    ("article_id", "sentence_id"),
+    ("article_id", "start_char", "end_char"),
+)
+# Columns that identify a row rather than describe it: a change there is reported by matched_by.
+IDENTITY_COLUMNS = frozenset({"event_id"})
+SUMMARY_COLUMNS: tuple[str, ...] = ("event_id", "event_type", "event_date", "location", "notes")
+FLOAT_TOLERANCE = 1e-9  # coordinates/confidences written by the same code path compare equal
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    column: str
+    old: Any
+    new: Any
+
+
+@dataclass(frozen=True)
+class ChangedEvent:
+    event_id_a: str
+    event_id_b: str
+    matched_by: str
+    changes: tuple[FieldChange, ...]
+
+
+@dataclass(frozen=True)
+class ReleaseDiff:
+    """The difference from release ``a`` (old) to release ``b`` (new)."""
+
+    a: str
+    b: str
+    version_a: str | None
+    version_b: str | None
+    row_counts: dict[str, tuple[int | None, int | None]]
+    columns_added: tuple[str, ...]
+    columns_removed: tuple[str, ...]
+    added: tuple[dict[str, Any], ...]
+    removed: tuple[dict[str, Any], ...]
+    changed: tuple[ChangedEvent, ...]
+    unchanged: int
+    field_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def is_empty(self) -> bool:
+        same_counts = all(x == y for x, y in self.row_counts.values())
+        return same_counts and not (
+            self.added or self.removed or self.changed or self.columns_added or self.columns_removed
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable dict (dates as ISO strings, missing values as null)."""
+        return {
+            "a": self.a,
+            "b": self.b,
+            "version_a": self.version_a,
+            "version_b": self.version_b,
+            "row_counts": {t: {"a": x, "b": y} for t, (x, y) in self.row_counts.items()},
+            "columns_added": list(self.columns_added),
+            "columns_removed": list(self.columns_removed),
+            "events": {
+                "added": [_jsonable_row(r) for r in self.added],
+                "removed": [_jsonable_row(r) for r in self.removed],
+                "changed": [_changed_dict(c) for c in self.changed],
+                "unchanged": self.unchanged,
+                "changed_by_field": dict(self.field_counts),
+            },
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, sort_keys=False)
+
+    def to_text(self, max_items: int = 20) -> str:
+        """A readable summary; lists at most ``max_items`` events per section."""
+        lines = [f"diff {self.a} ({self.version_a or '?'}) -> {self.b} ({self.version_b or '?'})"]
+        lines += [f"  {t}: {_fmt(x)} -> {_fmt(y)}" for t, (x, y) in self.row_counts.items()]
+        if self.columns_added or self.columns_removed:
+            lines.append(f"  event columns +{list(self.columns_added)} -{list(self.columns_removed)}")
+        lines.append(
+            f"events: {len(self.added)} added, {len(self.removed)} removed, "
+            f"{len(self.changed)} changed, {self.unchanged} unchanged"
+        )
+        if self.field_counts:
+            counts = ", ".join(f"{c} {n}" for c, n in self.field_counts.items())
+            lines.append(f"changed fields: {counts}")
+        lines += _section("added", [_summary(r) for r in self.added], max_items)
+        lines += _section("removed", [_summary(r) for r in self.removed], max_items)
+        lines += _section("changed", [_changed_line(c) for c in self.changed], max_items)
+        return "\n".join(lines)
+
+
+def _fmt(count: int | None) -> str:
+    return "absent" if count is None else str(count)
+
+
+def _section(title: str, items: list[str], max_items: int) -> list[str]:
+    if not items:
+        return []
+    more = [f"  ... and {len(items) - max_items} more"] if len(items) > max_items else []
+    return [f"{title}:", *(f"  {item}" for item in items[:max_items]), *more]
+
+
+def _summary(row: dict[str, Any]) -> str:
+    parts = [str(_jsonable(row.get(c))) for c in SUMMARY_COLUMNS if c != "notes" and row.get(c) is not None]
+    notes = str(row.get("notes") or "")
+    return " | ".join(parts) + (f' | "{notes[:80]}"' if notes else "")
+
+
+def _changed_line(change: ChangedEvent) -> str:
+    fields = "; ".join(f"{f.column}: {_jsonable(f.old)!r} -> {_jsonable(f.new)!r}" for f in change.changes)
+    ids = (
+        change.event_id_a
+        if change.event_id_a == change.event_id_b
+        else f"{change.event_id_a}->{change.event_id_b}"
+    )
+    return f"{ids} (by {change.matched_by}) {fields}"
+
+
+def _jsonable(value: Any) -> Any:
+    if _missing(value):
+        return None
+    if isinstance(value, datetime | date | pd.Timestamp):
+        return value.isoformat()
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    return value
+
+
+def _jsonable_row(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: _jsonable(v) for k, v in row.items()}
+
+
+def _changed_dict(change: ChangedEvent) -> dict[str, Any]:
+    return {
+        "event_id_a": change.event_id_a,
+        "event_id_b": change.event_id_b,
+        "matched_by": change.matched_by,
+        "fields": {f.column: {"old": _jsonable(f.old), "new": _jsonable(f.new)} for f in change.changes},
+    }
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (pd.api.types.is_scalar(value) and bool(pd.isna(value)))
+
+
+def _same(old: Any, new: Any) -> bool:
+    if _missing(old) or _missing(new):
+        return _missing(old) and _missing(new)
+    if isinstance(old, float | int) and isinstance(new, float | int):
+        return math.isclose(float(old), float(new), rel_tol=FLOAT_TOLERANCE, abs_tol=FLOAT_TOLERANCE)
+    return bool(_jsonable(old) == _jsonable(new))
+
+
+def _read_table(release: Path, table: str) -> pd.DataFrame | None:
+    path = release / f"{table}.parquet"
+    if not path.exists():
+        return None
+    try:
+        return pd.read_parquet(path)
+    except (OSError, ValueError) as exc:
+        raise ReleaseError(f"cannot read {table}.parquet: {exc}", path=str(release)) from None
+
+
+def _version(release: Path) -> str:
+    """The manifest's version, else the folder name (releases live in datasets/<name>/<version>/)."""
+    try:
+        data = json.loads((release / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return release.name
+    version = data.get("version") if isinstance(data, dict) else None
+    return str(version) if version is not None else release.name
+
+
+def _unique_index(rows: list[dict[str, Any]], key: Sequence[str]) -> dict[tuple[Any, ...], int]:
+    """Key -> row position, for keys that occur exactly once and have no missing part."""
+    keys = [tuple(_jsonable(r.get(c)) for c in key) for r in rows]
+    counts = Counter(keys)
+    return {k: i for i, k in enumerate(keys) if counts[k] == 1 and None not in k}
+
+
+def _match(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[tuple[int, int, str]]:
+    """(old position, new position, key name) for every matched pair; each row matched at most once."""
+    pairs: list[tuple[int, int, str]] = []
+    left, right = set(range(len(old))), set(range(len(new)))
+    for key in MATCH_KEYS:
+        old_index = _unique_index([old[i] for i in sorted(left)], key)
+        new_index = _unique_index([new[j] for j in sorted(right)], key)
+        old_pos, new_pos = sorted(left), sorted(right)
+        for k in sorted(set(old_index) & set(new_index), key=repr):
+            i, j = old_pos[old_index[k]], new_pos[new_index[k]]
+            pairs.append((i, j, "+".join(key)))
+            left.discard(i)
+            right.discard(j)
+    return pairs
+
+
+def _changes(old: dict[str, Any], new: dict[str, Any], columns: Sequence[str]) -> tuple[FieldChange, ...]:
+    return tuple(
+        FieldChange(c, old.get(c), new.get(c))
+        for c in columns
+        if c not in IDENTITY_COLUMNS and not _same(old.get(c), new.get(c))
+    )
+
+
+def _event_rows(release: Path) -> tuple[list[dict[str, Any]], list[str]]:
+    table = _read_table(release, "events")
+    if table is None:
+        raise ReleaseError("release has no events.parquet", path=str(release))
+    table = table.sort_values("event_id", kind="stable") if "event_id" in table.columns else table
+    return table.to_dict(orient="records"), list(table.columns)
+
+
+def _row_counts(a: Path, b: Path) -> dict[str, tuple[int | None, int | None]]:
+    counts: dict[str, tuple[int | None, int | None]] = {}
+    for table in TABLES:
+        x, y = _read_table(a, table), _read_table(b, table)
+        counts[table] = (None if x is None else len(x), None if y is None else len(y))
+    return counts
+
+
+def diff_releases(a: Path, b: Path) -> ReleaseDiff:
+    """Compare release folder ``a`` (old) with ``b`` (new); a missing folder is a ``ReleaseError``."""
+    a, b = Path(a), Path(b)
+    for release in (a, b):
+        if not release.is_dir():
+            raise ReleaseError("release folder not found", path=str(release))
+    old, old_cols = _event_rows(a)
+    new, new_cols = _event_rows(b)
+    shared = [c for c in new_cols if c in old_cols]
+    pairs = _match(old, new)
+    changed = [
+        ChangedEvent(str(old[i].get("event_id")), str(new[j].get("event_id")), key, found)
+        for i, j, key in pairs
+        if (found := _changes(old[i], new[j], shared))
+    ]
+    matched_old, matched_new = {i for i, _, _ in pairs}, {j for _, j, _ in pairs}
+    return ReleaseDiff(
+        a=str(a),
+        b=str(b),
+        version_a=_version(a),
+        version_b=_version(b),
+        row_counts=_row_counts(a, b),
+        columns_added=tuple(c for c in new_cols if c not in old_cols),
+        columns_removed=tuple(c for c in old_cols if c not in new_cols),
+        added=tuple(r for j, r in enumerate(new) if j not in matched_new),
+        removed=tuple(r for i, r in enumerate(old) if i not in matched_old),
+        changed=tuple(sorted(changed, key=lambda c: (c.event_id_a, c.event_id_b))),
+        unchanged=len(pairs) - len(changed),
+        field_counts=dict(sorted(Counter(f.column for c in changed for f in c.changes).items())),
+    )

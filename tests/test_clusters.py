@@ -1,0 +1,252 @@
+"""Cross-source clusters: one test per rule of seeds/rules/clusters.json, plus order-independence."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from coder.clusters import CLUSTER_COLUMNS, ClusterRules, cluster_events, haversine_km
+from coder.config import PROJECT_ROOT
+from coder.errors import DataFileError
+from coder.records import stable_id
+
+RULES_FILE = PROJECT_ROOT / "seeds" / "rules" / "clusters.json"
+RAMADI = (33.4258, 43.2992)
+KM_PER_DEG_LAT = 111.2
+
+
+@pytest.fixture(scope="module")
+def rules() -> ClusterRules:
+    return ClusterRules.load(RULES_FILE)
+
+
+def event(event_id: str, **fields: Any) -> dict[str, Any]:
+    """An event row with the columns clustering reads; defaults place it in Ramadi on 2014-01-02."""
+    row: dict[str, Any] = {
+        "event_id": event_id,
+        "event_type": "airstrike",
+        "event_date": date(2014, 1, 2),
+        "time_precision": 1,
+        "latitude": RAMADI[0],
+        "longitude": RAMADI[1],
+        "geo_precision": 1,
+        "location": "Ramadi",
+        "iso3": "IRQ",
+        "actor1": "Iraqi Air Force",
+        "actor2": None,
+        "assoc_actor1": None,
+        "fatalities": 0,
+        "fatalities_text": None,
+        "source": f"source-{event_id}",
+        "article_id": f"article-{event_id}",
+        "confidence": 0.8,
+    }
+    return row | fields
+
+
+def north(km: float) -> float:
+    return RAMADI[0] + km / KM_PER_DEG_LAT
+
+
+def clusters_of(rows: list[dict[str, Any]], rules: ClusterRules) -> set[frozenset[str]]:
+    _, table = cluster_events(pd.DataFrame(rows), rules)
+    return {frozenset(ids.split(";")) for ids in table["member_event_ids"]}
+
+
+def merged(a: dict[str, Any], b: dict[str, Any], rules: ClusterRules) -> bool:
+    return len(clusters_of([a, b], rules)) == 1
+
+
+# --- loading -------------------------------------------------------------------------------------
+
+
+def test_seed_rules_load_with_values_and_version(rules: ClusterRules) -> None:
+    assert rules.version.startswith("clusters.rules.v")
+    assert rules.max_distance_km[0] < rules.max_distance_km[2]
+    assert rules.types_compatible("airstrike", "bombing")
+
+
+def test_rules_file_that_breaks_schema_is_a_data_file_error(tmp_path: Path) -> None:
+    data = json.loads(RULES_FILE.read_text(encoding="utf-8"))
+    data["max_distance_km_by_geo_precision"]["value"]["1"] = -5
+    bad = tmp_path / "clusters.json"
+    bad.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(DataFileError, match="max_distance_km_by_geo_precision"):
+        ClusterRules.load(bad)
+
+
+def test_rules_file_that_is_not_json_is_a_data_file_error(tmp_path: Path) -> None:
+    bad = tmp_path / "clusters.json"
+    bad.write_text("{not json", encoding="utf-8")
+    with pytest.raises(DataFileError, match="cannot read JSON"):
+        ClusterRules.load(bad)
+
+
+def test_events_without_required_columns_are_refused(rules: ClusterRules) -> None:
+    with pytest.raises(DataFileError, match="event_type"):
+        cluster_events(pd.DataFrame([{"event_id": "a"}]), rules)
+
+
+# --- one test per rule ---------------------------------------------------------------------------
+
+
+def test_type_groups_merge_airstrike_with_bombing_but_not_with_clash(rules: ClusterRules) -> None:
+    assert merged(event("a"), event("b", event_type="bombing"), rules)
+    assert not merged(event("a"), event("b", event_type="armed_clash"), rules)
+
+
+def test_distance_limit_follows_the_looser_geo_precision(rules: ClusterRules) -> None:
+    assert merged(event("a"), event("b", latitude=north(5)), rules)
+    assert not merged(event("a"), event("b", latitude=north(40)), rules)
+    assert merged(event("a"), event("b", latitude=north(150), geo_precision=3), rules)
+
+
+def test_date_window_follows_the_looser_time_precision(rules: ClusterRules) -> None:
+    later = date(2014, 1, 2) + timedelta(days=1)
+    much_later = date(2014, 1, 2) + timedelta(days=5)
+    assert merged(event("a"), event("b", event_date=later), rules)
+    assert not merged(event("a"), event("b", event_date=much_later), rules)
+    assert merged(event("a"), event("b", event_date=much_later, time_precision=2), rules)
+
+
+def test_unknown_date_is_compatible_only_when_the_rule_says_so(rules: ClusterRules) -> None:
+    undated = event("b", event_date=None, time_precision=None)
+    assert not merged(event("a"), undated, rules)
+    assert merged(event("a"), undated, replace(rules, unknown_date_compatible=True))
+    also_undated = event("a", event_date=None, time_precision=None)
+    assert merged(also_undated, undated, replace(rules, unknown_date_compatible=True))
+
+
+def test_unknown_location_needs_same_country_and_the_rule(rules: ClusterRules) -> None:
+    unplaced = event("b", latitude=None, longitude=None, geo_precision=None, location=None)
+    assert merged(event("a"), unplaced, rules)
+    assert not merged(event("a"), unplaced | {"iso3": "SYR"}, rules)
+    assert not merged(event("a"), unplaced, replace(rules, unknown_location_compatible=False))
+
+
+def test_named_actors_must_overlap_and_unnamed_ones_follow_the_rule(rules: ClusterRules) -> None:
+    assert merged(event("a"), event("b", actor1=None, actor2="iraqi air force"), rules)
+    assert not merged(event("a"), event("b", actor1="ISIL"), rules)
+    unnamed = event("b", actor1=None)
+    assert merged(event("a"), unnamed, rules)
+    assert not merged(event("a"), unnamed, replace(rules, unknown_actors_compatible=False))
+
+
+def test_events_of_the_same_article_merge_and_say_so(rules: ClusterRules) -> None:
+    rows = [event("a", article_id="art"), event("b", article_id="art", actor1=None)]
+    _, table = cluster_events(pd.DataFrame(rows), rules)
+    evidence = json.loads(table.loc[0, "evidence"])
+    assert table.loc[0, "n_articles"] == 1
+    assert evidence == [{"a": "a", "b": "b", "rules": evidence[0]["rules"]}]
+    assert "same article" in evidence[0]["rules"]
+    assert any(r.startswith("distance 0.0 km") for r in evidence[0]["rules"])
+
+
+def test_fatalities_are_the_lowest_stated_figure_ignoring_unstated(rules: ClusterRules) -> None:
+    rows = [
+        event("a", fatalities=12, fatalities_text="dozens"),
+        event("b", fatalities=7, fatalities_text="seven"),
+        event("c", fatalities=0, fatalities_text=None),
+    ]
+    _, table = cluster_events(pd.DataFrame(rows), rules)
+    assert table.loc[0, ["fatalities", "fatalities_min", "fatalities_max"]].tolist() == [7, 7, 12]
+    top = cluster_events(pd.DataFrame(rows), replace(rules, fatalities_policy="max_reported"))[1]
+    assert top.loc[0, "fatalities"] == 12
+
+
+def test_canonical_event_is_most_precise_place_then_most_confident(rules: ClusterRules) -> None:
+    rows = [
+        event("a", geo_precision=2, confidence=0.99),
+        event("b", geo_precision=1, confidence=0.6),
+        event("c", geo_precision=1, confidence=0.7, location="Ramadi city"),
+    ]
+    _, table = cluster_events(pd.DataFrame(rows), rules)
+    assert table.loc[0, "canonical_event_id"] == "c"
+    assert table.loc[0, "location"] == "Ramadi city"
+
+
+def test_single_linkage_chains_compatible_neighbours(rules: ClusterRules) -> None:
+    """A-B and B-C are compatible, A-C is not (16 km): one cluster, with two merges as evidence."""
+    rows = [event("a"), event("b", latitude=north(8)), event("c", latitude=north(16))]
+    _, table = cluster_events(pd.DataFrame(rows), rules)
+    assert len(table) == 1
+    assert len(json.loads(table.loc[0, "evidence"])) == 2
+
+
+def test_cluster_table_counts_ids_and_columns(rules: ClusterRules) -> None:
+    rows = [event("b", source="Reuters"), event("a", source="Reuters"), event("z", event_type="statement")]
+    out, table = cluster_events(pd.DataFrame(rows), rules)
+    assert tuple(table.columns) == CLUSTER_COLUMNS
+    assert str(table["fatalities_min"].dtype) == "Int64"  # missing figures stay integers, not NaN floats
+    pair = table[table["n_events"] == 2].iloc[0]
+    assert pair["event_cluster_id"] == stable_id("a", "b")
+    assert (pair["n_sources"], pair["n_articles"], pair["member_event_ids"]) == (1, 2, "a;b")
+    assert out["event_id"].tolist() == ["b", "a", "z"]
+    assert out.loc[0, "event_cluster_id"] == out.loc[1, "event_cluster_id"] != out.loc[2, "event_cluster_id"]
+
+
+def test_empty_events_give_empty_tables(rules: ClusterRules) -> None:
+    out, table = cluster_events(pd.DataFrame(columns=["event_id", "event_type"]), rules)
+    assert out.empty and table.empty
+    assert "event_cluster_id" in out.columns
+    assert tuple(table.columns) == CLUSTER_COLUMNS
+
+
+def test_haversine_matches_a_known_distance() -> None:
+    # Baghdad to Ramadi is about 100 km as the crow flies.
+    assert 95 < haversine_km(33.3152, 44.3661, *RAMADI) < 105
+
+
+# --- invariants ----------------------------------------------------------------------------------
+
+random_event = st.builds(
+    lambda i, kind, day, km, actor: event(
+        f"e{i}",
+        event_type=kind,
+        event_date=date(2014, 1, 1) + timedelta(days=day),
+        latitude=north(km),
+        actor1=actor,
+    ),
+    st.integers(0, 10_000),
+    st.sampled_from(["airstrike", "bombing", "armed_clash"]),
+    st.integers(0, 4),
+    st.floats(0, 60),
+    st.sampled_from([None, "ISIL", "Iraqi Air Force"]),
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(random_event, max_size=12, unique_by=lambda r: r["event_id"]), st.randoms())
+def test_clusters_do_not_depend_on_row_order(rows: list[dict[str, Any]], rnd: Any) -> None:
+    rules = ClusterRules.load(RULES_FILE)
+    shuffled = rows[:]
+    rnd.shuffle(shuffled)
+    _, first = cluster_events(pd.DataFrame(rows, columns=list(event("x"))), rules)
+    _, second = cluster_events(pd.DataFrame(shuffled, columns=list(event("x"))), rules)
+    pd.testing.assert_frame_equal(first, second)
+    assert first["n_events"].sum() == len(rows)
+
+
+def test_eval_script_lists_merges_with_their_reasons(tmp_path: Path) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "eval_clusters", PROJECT_ROOT / "scripts" / "eval_clusters.py"
+    )
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    pd.DataFrame(
+        [event("a"), event("b", event_type="bombing"), event("c", event_type="armed_clash")]
+    ).to_parquet(tmp_path / "events.parquet")
+    result = script.evaluate(tmp_path, RULES_FILE)
+    assert (result["events"], result["clusters"], result["merged_clusters"]) == (3, 2, 1)
+    assert "merged a + b: types compatible: airstrike ~ bombing" in script.to_text(result)
