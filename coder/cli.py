@@ -85,9 +85,14 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from coder.classify import train
 
+    if args.heldout_gold:
+        n = train.write_heldout_gold(Path(args.corpora), Path(args.heldout_gold), seed=args.seed)
+        print(f"wrote {n} held-out gold sentences to {args.heldout_gold} (never commit it)")
+        return 0
     out = Path(args.out) if args.out else settings.model_dir
-    result = train.train_model(Path(args.corpora), out, seed=args.seed)
-    print(result.to_text())
+    result = train.train_model(Path(args.corpora), out, seed=args.seed, data_dir=settings.data_dir)
+    print(f"trained {result.version} -> {out}")
+    print(result.heldout.to_text(max_errors=0))
     return 0
 
 
@@ -146,6 +151,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--corpora", required=True, help="path to the shared corpora folder")
     p.add_argument("--out", help="model folder (default: models/<model name>)")
     p.add_argument("--seed", type=int, default=13, help="random seed (default 13)")
+    p.add_argument("--heldout-gold", help="instead of training, export the held-out split as gold JSONL here")
     p.set_defaults(handler=cmd_train)
 
     p = sub.add_parser("diff", help="events added, removed and changed between two releases")

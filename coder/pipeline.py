@@ -239,7 +239,7 @@ def evaluate_gold(path: Path, settings: Settings) -> evaluate.EvaluationReport:
     stages = Stages.load(settings)
     predicted = classify_texts([g.text for g in gold], stages)
     return evaluate.score(
-        [evaluation_label(g.event_type, g.modality) for g in gold],
+        [evaluation_label(g.event_type, g.extra.get("modality")) for g in gold],
         [evaluation_label(p.event_type, p.modality) for p in predicted],
         ids=[g.id for g in gold],
         texts=[g.text for g in gold],

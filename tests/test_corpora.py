@@ -1,0 +1,180 @@
+"""Tests for coder.classify.corpora: the mapping data, its application, readers and splits."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import jsonschema
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from coder.classify.corpora import (
+    HELDOUT,
+    TRAIN,
+    LabelledText,
+    LabelMapping,
+    assign_splits,
+    detokenize,
+    first_sentence,
+    load_corpora,
+    read_own_sentences,
+)
+from coder.config import PROJECT_ROOT
+from coder.errors import DataFileError, InputError
+from coder.records import EVENT_TYPES
+
+MAPPING_PATH = PROJECT_ROOT / "seeds" / "corpora" / "label_mapping.json"
+OWN_PATH = PROJECT_ROOT / "seeds" / "training" / "own_sentences.jsonl"
+SCHEMAS = PROJECT_ROOT / "schemas"
+FAKE = Path(__file__).parent / "data" / "fake_corpora"
+
+
+@pytest.fixture(scope="module")
+def mapping() -> LabelMapping:
+    return LabelMapping.load(MAPPING_PATH)
+
+
+def test_mapping_file_matches_its_schema() -> None:
+    schema = json.loads((SCHEMAS / "label_mapping.schema.json").read_text(encoding="utf-8"))
+    jsonschema.validate(json.loads(MAPPING_PATH.read_text(encoding="utf-8")), schema)
+
+
+def test_own_sentences_match_schema_and_cover_every_type() -> None:
+    schema = json.loads((SCHEMAS / "training_sentence.schema.json").read_text(encoding="utf-8"))
+    lines = OWN_PATH.read_text(encoding="utf-8").splitlines()
+    for line in lines:
+        jsonschema.validate(json.loads(line), schema)
+    counts = Counter(json.loads(line)["event_type"] for line in lines)
+    assert set(counts) == set(EVENT_TYPES) and min(counts.values()) >= 40
+
+
+def test_own_sentences_are_not_seed_sentences() -> None:
+    seeds = " ".join(p.read_text(encoding="utf-8") for p in (PROJECT_ROOT / "seeds").glob("*.txt"))
+    for item in read_own_sentences(OWN_PATH):
+        assert item.text not in seeds
+
+
+@pytest.mark.parametrize(
+    ("corpus", "keys", "text", "expected"),
+    [
+        ("plover_gsr", ("ASSAULT/explosives", "ASSAULT"), "A bomb went off.", "bombing"),
+        ("plover_gsr", ("ASSAULT/torture", "ASSAULT"), "Guards tortured prisoners.", "drop"),
+        (
+            "plover_gsr",
+            ("FIGHT/heavy-weapons", "FIGHT"),
+            "Jets struck the base and artillery fired.",
+            "airstrike",
+        ),
+        ("plover_gsr", ("FIGHT/heavy-weapons", "FIGHT"), "Troops shelled the hills.", "bombing"),
+        ("plover_gsr", ("AID",), "Donors sent food aid.", "none"),
+        ("plover_gsr", ("AID",), "The US sent missiles to the army.", "arms_transfer"),
+        ("plover_gsr", ("AID",), "Officials seized weapons sent to the rebels.", "none"),
+        ("conflibert_cameo", ("4",), "Protesters burned a flag.", "drop"),
+        ("conflibert_cameo", ("3",), "Leaders condemned the decision.", "statement"),
+        ("satp", ("1000",), "Militants killed a trader.", "armed_clash"),
+        ("satp", ("1100",), "Gunmen fired and a bomb exploded.", "drop"),
+        (
+            "rams",
+            ("life.die.deathcausedbyviolentevents", "life.die", "life", ""),
+            "He was killed in an air raid.",
+            "airstrike",
+        ),
+        (
+            "rams",
+            ("personnel.elect.winelection", "personnel.elect", "personnel", ""),
+            "She won the vote.",
+            "none",
+        ),
+    ],
+)
+def test_mapping_decisions(
+    mapping: LabelMapping, corpus: str, keys: tuple[str, ...], text: str, expected: str
+) -> None:
+    assert mapping.map(corpus, keys, text)[0] == expected
+
+
+def test_none_guard_drops_violent_none(mapping: LabelMapping) -> None:
+    label, rule = mapping.map("plover_gsr", ("AGREE",), "They agreed to a truce after heavy clashes.")
+    assert label == "drop" and rule.endswith("none_guard")
+
+
+def test_mapping_with_unknown_target_is_refused(tmp_path: Path) -> None:
+    data = json.loads(MAPPING_PATH.read_text(encoding="utf-8"))
+    data["corpora"]["satp"]["entries"][0]["to"] = "refine:nothing"
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(DataFileError, match="unknown refinement"):
+        LabelMapping.load(path)
+    path.write_text("{", encoding="utf-8")
+    with pytest.raises(DataFileError):
+        LabelMapping.load(path)
+
+
+def test_detokenize_and_first_sentence() -> None:
+    assert detokenize(["He", "did", "n't", "see", "the", "army", "'s", "counter", "-", "attack", "."]) == (
+        "He didn't see the army's counter-attack."
+    )
+    assert detokenize(["(", "AFP", ")", "said", ":", "“", "no", "”"]) == "(AFP) said: “no”"
+    assert first_sentence("Gunmen attacked a post. Police said two died.") == "Gunmen attacked a post."
+    assert len(first_sentence("word " * 200).split()) == 60
+
+
+def test_readers_on_fake_corpora(mapping: LabelMapping) -> None:
+    items = load_corpora(FAKE, mapping, seed=13)
+    got = {(it.source, it.text): (it.event_type, it.split) for it in items}
+    assert got[("satp", "Gunmen shot dead a shopkeeper in the market on Monday.")] == ("armed_clash", TRAIN)
+    assert got[("satp", "Security forces killed two militants in an encounter.")] == ("armed_clash", HELDOUT)
+    assert got[("conflibert_cameo", "Jets carried out air strikes on the depot.")] == ("airstrike", HELDOUT)
+    assert got[("rams", "Drones struck a convoy near the river.")][0] == "airstrike"
+    assert (
+        got[
+            (
+                "plover_gsr",
+                "The kingdom sent rifles and ammunition to the border guards, a ministry official said.",
+            )
+        ][0]
+        == "arms_transfer"
+    )
+    texts = {text for _, text in got}
+    assert "The general threatened to close the border." not in texts  # THREATEN dropped
+    assert "Officials arrested two men after the bombing." not in texts  # none guard
+    assert all(it.event_type in EVENT_TYPES and it.split in (TRAIN, HELDOUT) for it in items)
+
+
+def test_missing_corpora_folder(mapping: LabelMapping, tmp_path: Path) -> None:
+    with pytest.raises(InputError):
+        load_corpora(tmp_path / "absent", mapping)
+
+
+def test_bad_own_sentence_names_line(tmp_path: Path) -> None:
+    path = tmp_path / "own.jsonl"
+    path.write_text('{"text": "a", "event_type": "none", "why": "x"}\n{"text": "b", "event_type": "riot"}\n')
+    with pytest.raises(DataFileError) as info:
+        read_own_sentences(path)
+    assert info.value.line == 2
+
+
+def _items(labels: list[str]) -> list[LabelledText]:
+    return [LabelledText(f"t{i}", label, "src", "", f"o{i}", "r") for i, label in enumerate(labels)]
+
+
+@given(st.lists(st.sampled_from(EVENT_TYPES), max_size=80), st.integers(0, 1000))
+def test_splits_are_deterministic_and_stratified(labels: list[str], seed: int) -> None:
+    items = _items(labels)
+    first = assign_splits(items, 0.25, seed=seed)
+    assert first == assign_splits(list(reversed(items)), 0.25, seed=seed)[::-1]
+    for label in set(labels):
+        group = [it for it in first if it.event_type == label]
+        assert sum(it.split == HELDOUT for it in group) == round(len(group) * 0.25)
+
+
+def test_real_corpora_give_every_type(corpora: Path, mapping: LabelMapping) -> None:
+    items = load_corpora(corpora, mapping, seed=13)
+    counts = Counter((it.split, it.event_type) for it in items)
+    for label in EVENT_TYPES:
+        assert counts[(TRAIN, label)] >= 9, label
+        assert counts[(HELDOUT, label)] >= 5, label
+    assert {it.source for it in items} == {"plover_gsr", "conflibert_cameo", "satp", "rams"}

@@ -1,0 +1,174 @@
+"""Tests for coder.classify.model: the scores contract, skops round trip, refusals."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import pytest
+import skops.io as sio
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+
+from coder.classify.model import META_FILE, MODEL_FILE, EventTypeModel, analyze
+from coder.config import Settings
+from coder.errors import ModelError
+from coder.records import EVENT_TYPES
+
+# Tiny invented sentences: enough for every type to be learnable, not a quality test.
+TINY = {
+    "airstrike": [
+        "Warplanes bombed the village.",
+        "A drone strike hit a car.",
+        "Jets struck rebel positions.",
+    ],
+    "bombing": [
+        "A car bomb exploded at the market.",
+        "A roadside bomb killed two.",
+        "Mortar shells hit the town.",
+    ],
+    "armed_clash": [
+        "Troops clashed with rebels.",
+        "Gunmen attacked a police post.",
+        "Fighters overran the base.",
+    ],
+    "arms_transfer": [
+        "The US sold tanks to Poland.",
+        "Russia delivered jets to Iran.",
+        "France sold missiles.",
+    ],
+    "statement": [
+        "The minister said talks would resume.",
+        "The president told reporters.",
+        "Officials warned.",
+    ],
+    "none": ["The central bank raised rates.", "Parliament passed the budget.", "The team won the cup."],
+}
+
+
+def _texts_labels() -> tuple[list[str], list[str]]:
+    pairs = [(t, label) for label, texts in TINY.items() for t in texts]
+    return [t for t, _ in pairs], [label for _, label in pairs]
+
+
+@pytest.fixture(scope="module")
+def tiny_model() -> EventTypeModel:
+    texts, labels = _texts_labels()
+    return EventTypeModel(min_df=1, version="event-type-test").fit(texts, labels)
+
+
+def test_analyze_features() -> None:
+    assert analyze("Jets bombed Idlib.") == [
+        "jets",
+        "bombed",
+        "idlib",
+        "jets bombed",
+        "bombed idlib",
+        "~bomb",
+        "~idli",
+    ]
+
+
+def test_scores_cover_six_labels_and_sum_to_one(tiny_model: EventTypeModel) -> None:
+    scores = tiny_model.predict_scores(["Warplanes bombed the village.", "The bank raised rates."])
+    assert tiny_model.labels == EVENT_TYPES
+    for row in scores:
+        assert tuple(row) == EVENT_TYPES
+        assert sum(row.values()) == pytest.approx(1.0)
+    assert max(scores[0], key=scores[0].__getitem__) == "airstrike"
+    assert tiny_model.predict_scores([]) == []
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.text(max_size=80), min_size=1, max_size=5))
+def test_any_text_gets_a_distribution(tiny_model: EventTypeModel, texts: list[str]) -> None:
+    for row in tiny_model.predict_scores(texts):
+        assert set(row) == set(EVENT_TYPES)
+        assert sum(row.values()) == pytest.approx(1.0)
+        assert all(0.0 <= v <= 1.0 for v in row.values())
+
+
+def test_unfitted_model_refuses() -> None:
+    with pytest.raises(ModelError, match="not fitted"):
+        EventTypeModel().predict_scores(["x"])
+
+
+def test_unknown_training_label_refused() -> None:
+    with pytest.raises(ModelError, match="outside the event types"):
+        EventTypeModel().fit(["a", "b"], ["riot", "none"])
+
+
+def test_save_load_round_trip_and_deterministic_bytes(tiny_model: EventTypeModel, tmp_path: Path) -> None:
+    tiny_model.save(tmp_path / "a")
+    texts, labels = _texts_labels()
+    EventTypeModel(min_df=1, version="event-type-test").fit(texts, labels).save(tmp_path / "b")
+    first, second = (tmp_path / "a" / MODEL_FILE).read_bytes(), (tmp_path / "b" / MODEL_FILE).read_bytes()
+    assert first == second
+    loaded = EventTypeModel.load(tmp_path / "a")
+    assert loaded.version == "event-type-test"
+    assert loaded.predict_scores(texts) == tiny_model.predict_scores(texts)
+
+
+def test_missing_model_is_a_model_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="missing"):
+        EventTypeModel.load(tmp_path / "nowhere")
+
+
+def test_corrupted_model_file_is_refused(tiny_model: EventTypeModel, tmp_path: Path) -> None:
+    tiny_model.save(tmp_path)
+    path = tmp_path / MODEL_FILE
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(ModelError, match="checksum"):
+        EventTypeModel.load(tmp_path)
+    _rewrite_checksum(tmp_path)  # a truncated file with a matching checksum is still refused
+    with pytest.raises(ModelError, match=r"corrupted|cannot be loaded"):
+        EventTypeModel.load(tmp_path)
+
+
+def test_foreign_types_are_refused(tiny_model: EventTypeModel, tmp_path: Path) -> None:
+    tiny_model.save(tmp_path)
+    sio.dump(Pipeline([("evil", FunctionTransformer(os.system))]), tmp_path / MODEL_FILE)
+    _rewrite_checksum(tmp_path)
+    with pytest.raises(ModelError, match="do not trust"):
+        EventTypeModel.load(tmp_path)
+
+
+def test_foreign_metadata_is_refused(tiny_model: EventTypeModel, tmp_path: Path) -> None:
+    tiny_model.save(tmp_path)
+    (tmp_path / META_FILE).write_text(
+        json.dumps({"format": "someone-else", "version": "1"}), encoding="utf-8"
+    )
+    with pytest.raises(ModelError, match="foreign"):
+        EventTypeModel.load(tmp_path)
+    (tmp_path / META_FILE).write_text("{broken", encoding="utf-8")
+    with pytest.raises(ModelError, match="unreadable"):
+        EventTypeModel.load(tmp_path)
+
+
+def _rewrite_checksum(model_dir: Path) -> None:
+    meta = json.loads((model_dir / META_FILE).read_text(encoding="utf-8"))
+    meta["model_sha256"] = hashlib.sha256((model_dir / MODEL_FILE).read_bytes()).hexdigest()
+    (model_dir / META_FILE).write_text(json.dumps(meta), encoding="utf-8")
+
+
+COMMITTED = Settings().model_dir
+
+
+@pytest.mark.skipif(not (COMMITTED / MODEL_FILE).is_file(), reason="no trained model committed yet")
+def test_committed_model_loads_and_separates_clear_cases() -> None:
+    model = EventTypeModel.load(COMMITTED)
+    assert model.version.startswith("event-type-")
+    # Invented sentences, not in any training file: one clear case per type.
+    cases = {
+        "Government warplanes carried out air strikes on the rebel town, killing nine.": "airstrike",
+        "A suicide bomber detonated explosives at a crowded checkpoint.": "bombing",
+        "Soldiers and insurgents fought a fierce gun battle near the border post.": "armed_clash",
+        "The government agreed to buy 30 attack helicopters and missiles from Italy.": "arms_transfer",
+        "The foreign minister said on Tuesday that his country wanted a negotiated settlement.": "statement",
+        "The finance ministry reported that exports grew by four percent last year.": "none",
+    }
+    assert model.predict(list(cases)) == list(cases.values())

@@ -1,0 +1,106 @@
+"""Tests for coder.classify.train on the invented fake corpora: determinism, held-out hygiene, outputs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from coder.classify.corpora import HELDOUT, TRAIN, LabelledText
+from coder.classify.evaluate import read_gold
+from coder.classify.model import MODEL_FILE, EventTypeModel
+from coder.classify.train import (
+    collect_examples,
+    deduplicate,
+    drop_seed_sentences,
+    train_model,
+    write_heldout_gold,
+)
+from coder.config import PROJECT_ROOT
+from coder.errors import InputError
+
+FAKE = Path(__file__).parent / "data" / "fake_corpora"
+SEED_SENTENCE = "Rebel fighters attacked the garrison at dawn and were repelled after a long fight."
+OWN = [
+    ("Jets bombed the rebel camp in the hills.", "airstrike"),
+    ("A drone strike killed a commander.", "airstrike"),
+    ("A car bomb exploded near the ministry.", "bombing"),
+    ("Mortar shells hit a school.", "bombing"),
+    ("Troops clashed with insurgents near the dam.", "armed_clash"),
+    (SEED_SENTENCE, "armed_clash"),
+    ("The navy sold two frigates to the coast guard of its neighbour.", "arms_transfer"),
+    ("Germany delivered tanks to the army.", "arms_transfer"),
+    ("The minister said the talks had failed.", "statement"),
+    ("The president told reporters he would resign.", "statement"),
+    ("Wheat prices rose sharply.", "none"),
+    ("The festival opened on Friday.", "none"),
+]
+
+
+@pytest.fixture()
+def data_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "seeds"
+    (root / "corpora").mkdir(parents=True)
+    (root / "training").mkdir()
+    shutil.copy(
+        PROJECT_ROOT / "seeds" / "corpora" / "label_mapping.json", root / "corpora" / "label_mapping.json"
+    )
+    lines = [json.dumps({"text": t, "event_type": label, "why": "test"}) for t, label in OWN]
+    (root / "training" / "own.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (root / "000_demo.txt").write_text(f"Demo headline\n\n{SEED_SENTENCE}  More text.\n", encoding="utf-8")
+    return root
+
+
+def test_training_is_deterministic_and_writes_card(data_dir: Path, tmp_path: Path) -> None:
+    day = date(2026, 11, 21)
+    first = train_model(FAKE, tmp_path / "m1", seed=13, data_dir=data_dir, trained_on=day)
+    second = train_model(FAKE, tmp_path / "m2", seed=13, data_dir=data_dir, trained_on=day)
+    assert (tmp_path / "m1" / MODEL_FILE).read_bytes() == (tmp_path / "m2" / MODEL_FILE).read_bytes()
+    assert first.version == second.version == f"event-type-2026.11.21-{first.data_sha256[:8]}"
+    card = (tmp_path / "m1" / "model_card.md").read_text(encoding="utf-8")
+    assert first.version in card and "Held-out" in card and "CC BY-SA" in card
+    metrics = json.loads((tmp_path / "m1" / "metrics.json").read_text(encoding="utf-8"))
+    assert metrics["version"] == first.version and "heldout" in metrics and "errors" not in metrics["heldout"]
+    assert "Drones struck a convoy" not in (tmp_path / "m1" / "metrics.json").read_text(encoding="utf-8")
+    assert EventTypeModel.load(tmp_path / "m1").version == first.version
+
+
+def test_seed_sentences_never_trained_and_heldout_disjoint(data_dir: Path) -> None:
+    items = collect_examples(FAKE, data_dir, seed=13)
+    assert SEED_SENTENCE not in {it.text for it in items}
+    train = {it.text.lower() for it in items if it.split == TRAIN}
+    held = {it.text.lower() for it in items if it.split == HELDOUT}
+    assert held and not train & held
+
+
+def test_deduplicate_prefers_heldout() -> None:
+    same = "Jets struck the base."
+    items = [
+        LabelledText(same, "airstrike", "a", TRAIN, "1", "r"),
+        LabelledText(same.upper(), "airstrike", "b", HELDOUT, "2", "r"),
+        LabelledText("Other.", "none", "a", TRAIN, "3", "r"),
+        LabelledText("other.", "none", "b", TRAIN, "4", "r"),
+    ]
+    kept = deduplicate(items)
+    assert [(it.source, it.origin) for it in kept] == [("b", "2"), ("a", "3")]
+
+
+def test_short_texts_are_not_matched_against_seeds() -> None:
+    items = [LabelledText("Fighting.", "armed_clash", "a", TRAIN, "1", "r")]
+    assert drop_seed_sentences(items, ["heavy fighting. more text"]) == items
+
+
+def test_heldout_gold_export_is_readable(data_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "gold" / "heldout.jsonl"
+    n = write_heldout_gold(FAKE, out, data_dir=data_dir)
+    gold = read_gold(out)
+    assert len(gold) == n > 0
+    assert all(g.extra["why"] for g in gold)
+
+
+def test_no_training_data_is_an_error(data_dir: Path, tmp_path: Path) -> None:
+    with pytest.raises(InputError):
+        train_model(tmp_path / "absent", tmp_path / "m", data_dir=data_dir)
