@@ -95,7 +95,8 @@ def test_hellfire_shipment_is_an_arms_transfer(events: pd.DataFrame) -> None:
 def test_kerry_statement(events: pd.DataFrame) -> None:
     row = _event_with(events, "This is their fight")
     assert row["event_type"] == "statement"
-    assert "Kerry" in str(row["actor1"])
+    # The speaker's own words are kept in actor1_text; actor1 is his normalised actor (his government).
+    assert "Kerry" in f"{row['actor1_text']} {row['actor1']}"
 
 
 def test_rows_are_explainable(events: pd.DataFrame) -> None:
