@@ -6,7 +6,7 @@ CORPORA ?= ../shared/corpora
 NAME ?= seeds
 STAMP := $(VENV)/.installed
 
-.PHONY: install dataset test check lint types model eval bench clean
+.PHONY: install dataset test check lint types model eval bench gazetteer clean
 
 install: $(STAMP)
 
@@ -38,6 +38,11 @@ eval: install
 	$(BIN)/python scripts/evaluate_all.py --corpora $(CORPORA)
 	$(BIN)/python scripts/eval_actors.py --corpora $(CORPORA)
 	$(BIN)/python scripts/eval_dates_casualties.py
+	$(BIN)/python scripts/eval_geo.py --corpora $(CORPORA)
+
+gazetteer: install
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements/build.txt
+	$(BIN)/python scripts/build_gazetteer.py
 
 bench: install
 	$(BIN)/python bench/run.py --corpora $(CORPORA)

@@ -1,0 +1,169 @@
+"""Measure the geocoder on held-out gold: UCDP GED Syria headlines and PLOVER event locations.
+
+Each headline is coded like a one-sentence article (``article_context`` over the headline, then
+``resolve_place`` on its spaCy parse), so nothing from the gold row leaks into the answer.
+
+UCDP figures (a deterministic sample; --sample 0 takes every row):
+- *named*: headlines whose text contains the gold place name (``where_coordinates`` less its type word),
+  gold ``where_prec`` 1-2. On these: country right, admin1 right, within 25 km of the gold point; and the
+  same on the part whose gold place the gazetteer holds (coverage and resolution measured apart).
+- *any*: every sampled headline for which we return a place: country right, admin1 right.
+PLOVER: records with an ``eventLoc``: the resolved place is the gold entry (same gazetteer id), or lies in
+the gold country when the gold location is a country.
+
+    .venv/bin/python scripts/eval_geo.py --corpora ../shared/corpora [--sample 2000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import re
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+import spacy
+
+from coder.config import Settings
+from coder.geo import Gazetteer, OfflineGazetteer, article_context, normalise_name, resolve_place
+from coder.records import Article, Place, Sentence
+
+TYPE_WORDS = re.compile(
+    r"\s+(village|town|city|governorate|district|sub-district|subdistrict|mountain|area|camp|neighbou?rhood|"
+    r"airport|airbase|base|dam|prison|hospital|region|province|countryside|crossing|mount)\b.*$",
+    re.IGNORECASE,
+)
+
+
+def code_texts(texts: list[str], nlp: spacy.language.Language, gz: Gazetteer) -> list[Place | None]:
+    """Code each text as a one-sentence article (title = none, so the headline is counted once)."""
+    places = []
+    for i, (text, doc) in enumerate(zip(texts, nlp.pipe(texts, batch_size=256), strict=True)):
+        sentence = Sentence(f"s{i}", f"a{i}", 0, 0, len(text), text)
+        article = Article(f"a{i}", text, None, None, "none", None, None, "eval", None, "")
+        places.append(resolve_place(doc, sentence, article_context(article, [sentence], gz), gz))
+    return places
+
+
+def km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    p1, p2, dl = math.radians(lat1), math.radians(lat2), math.radians(lon2 - lon1)
+    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 6371.0 * 2 * math.asin(math.sqrt(a))
+
+
+def admin1_name(gold: str, gz: Gazetteer) -> str | None:
+    """The display name our gazetteer gives the gold province ("Aleppo Governorate" -> "Aleppo")."""
+    name = TYPE_WORDS.sub("", gold)
+    return next((c.admin1 for c in gz.lookup(name, country_iso3="SYR") if c.kind == "admin1"), None)
+
+
+def in_gazetteer(row: object, gz: Gazetteer) -> bool:
+    """Whether the gold place name finds a Syrian entry within 25 km of the gold point (coverage)."""
+    cands = gz.lookup(TYPE_WORDS.sub("", row.where_coordinates), country_iso3="SYR")  # type: ignore[attr-defined]
+    gold = (row.latitude, row.longitude)  # type: ignore[attr-defined]
+    return any(c.iso3 == "SYR" and km(c.latitude, c.longitude, *gold) <= 25 for c in cands)
+
+
+def names_gold(headline: str, gold: str) -> bool:
+    key = normalise_name(TYPE_WORDS.sub("", gold))
+    return bool(key) and f" {key} " in f" {normalise_name(headline)} "
+
+
+def share(flags: Iterable[bool]) -> str:
+    values = list(flags)
+    return f"{sum(values) / len(values):.1%} ({sum(values)}/{len(values)})" if values else "n/a (0)"
+
+
+def eval_ucdp(corpora: Path, sample: int, nlp: spacy.language.Language, gz: Gazetteer, seed: int,
+              split: str, misses: list[dict]) -> dict:  # fmt: skip
+    df = pd.read_csv(corpora / "ucdp_ged_syria" / "ged_syria_191.csv")
+    df = df.dropna(subset=["source_headline", "adm_1"]).drop_duplicates("source_headline")
+    if split != "all":  # misses were only ever inspected on "dev" (even ids); report "test"
+        df = df[(df["id"].astype(int) % 2 == 1) == (split == "test")]
+    if sample:
+        df = df.sample(min(sample, len(df)), random_state=seed).sort_values("id")
+    places = code_texts(df["source_headline"].astype(str).tolist(), nlp, gz)
+    gold_admin1 = {a: admin1_name(a, gz) for a in df["adm_1"].unique()}
+    named, found = [], []
+    for row, place in zip(df.itertuples(), places, strict=True):
+        if place is not None:
+            found.append((place.iso3 == "SYR", place.admin1 == gold_admin1[row.adm_1]))
+        if names_gold(row.source_headline, row.where_coordinates) and row.where_prec <= 2:
+            ok = place is not None
+            close = ok and km(place.latitude, place.longitude, row.latitude, row.longitude) <= 25  # type: ignore[union-attr, arg-type]
+            named.append((ok and place.iso3 == "SYR", ok and place.admin1 == gold_admin1[row.adm_1], close,  # type: ignore[union-attr]
+                          in_gazetteer(row, gz)))  # fmt: skip
+            if not close:
+                misses.append({"headline": row.source_headline, "gold": row.where_coordinates,
+                               "gold_admin1": row.adm_1, "got": place and (place.location, place.admin1,
+                               place.iso3, place.geo_reason, place.place_text)})  # fmt: skip
+    return {
+        "headlines": len(df),
+        "named": {"n": len(named), "country": share(n[0] for n in named),
+                  "admin1": share(n[1] for n in named), "within_25km": share(n[2] for n in named),
+                  "gold_place_in_gazetteer": share(n[3] for n in named)},
+        "named_and_in_gazetteer": {"country": share(n[0] for n in named if n[3]),
+                                   "admin1": share(n[1] for n in named if n[3]),
+                                   "within_25km": share(n[2] for n in named if n[3])},
+        "any": {"n": len(found), "resolved_share": share(p is not None for p in places),
+                "country": share(f[0] for f in found), "admin1": share(f[1] for f in found)},
+    }  # fmt: skip
+
+
+def eval_plover(corpora: Path, nlp: spacy.language.Language, gz: Gazetteer) -> dict:
+    records = json.loads((corpora / "plover_gsr" / "PLOVER_GSR_CAMEO.json").read_text(encoding="utf-8"))
+    gold = [r for r in records if "eventLoc" in r and r.get("text")]
+    places = code_texts([r["text"] for r in gold], nlp, gz)
+    right = [plover_right(r["eventLoc"], p, gz) for r, p in zip(gold, places, strict=True)]
+    return {"records": len(gold), "resolved_right": share(right)}
+
+
+def plover_right(loc: dict, place: Place | None, gz: Gazetteer) -> bool:
+    if place is None:
+        return False
+    iso2 = loc.get("country code")
+    cands = gz.lookup(re.sub(r"^(town|province|city) of ", "", loc["name"]))
+    if iso2:
+        cands = [
+            c for c in cands if getattr(gz.country(c.iso3 or ""), "gazetteer_id", "") == f"country:{iso2}"
+        ]
+    if not cands:
+        return False
+    gold = cands[0]
+    return place.gazetteer_id == gold.gazetteer_id or (gold.kind == "country" and place.iso3 == gold.iso3)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--corpora", type=Path, default=Settings().corpora_dir)
+    parser.add_argument("--sample", type=int, default=2000, help="UCDP headlines to sample (0 = all)")
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument(
+        "--split",
+        choices=("test", "dev", "all"),
+        default="test",
+        help="UCDP rows with odd ids (test) or even ids (dev, the only ones inspected)",
+    )
+    parser.add_argument(
+        "--misses", type=Path, help="write the named-subset misses here (JSONL), for dev only"
+    )
+    args = parser.parse_args(argv)
+    settings = Settings()
+    gz = OfflineGazetteer.load(settings.gazetteer_dir, settings.places_dir)
+    misses: list[dict] = []
+    nlp = spacy.load(settings.spacy_model, disable=["lemmatizer"])
+    report = {"gazetteer": gz.version, "spacy_model": settings.spacy_model,
+              "split": args.split, "sample": args.sample,
+              "ucdp_ged_syria": eval_ucdp(args.corpora, args.sample, nlp, gz, args.seed, args.split, misses),
+              "plover_gsr": eval_plover(args.corpora, nlp, gz)}  # fmt: skip
+    sys.stdout.write(json.dumps(report, indent=2) + "\n")
+    if args.misses:
+        args.misses.write_text("".join(json.dumps(m, default=str) + "\n" for m in misses), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

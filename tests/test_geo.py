@@ -1,0 +1,351 @@
+"""Geocoding: name keys, ranking, article context, the place of a sentence, and the committed index.
+
+Logic tests use a tiny in-memory gazetteer and ``spacy.blank("en")`` docs whose entities are set by hand;
+a few tests load the real index under models/gazetteer (built by scripts/build_gazetteer.py).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from spacy.tokens import Doc
+
+from coder import geo
+from coder.config import Settings
+from coder.errors import DataFileError
+from coder.geo import ArticleContext, GeoRules, OfflineGazetteer, PlaceCandidate
+from coder.records import Article, Sentence
+
+SETTINGS = Settings()
+RULES = GeoRules.load(SETTINGS.places_dir / "rules.json")
+
+
+def cand(gid: str, name: str, kind: str, iso3: str, admin1: str | None, lat: float, lon: float,
+         pop: int = 0, importance: int = 1, seat: str | None = None) -> PlaceCandidate:  # fmt: skip
+    country = {"IRQ": "Iraq", "LBY": "Libya", "LBN": "Lebanon"}[iso3]
+    return PlaceCandidate(gid, name, kind, country, iso3, admin1, lat, lon, pop, importance, seat)
+
+
+FAKE_PLACES = {
+    "Fallujah": [cand("g:1", "Fallujah", "city", "IRQ", "Anbar", 33.35, 43.78, 190_000)],
+    "Ramadi": [cand("g:2", "Ramadi", "city", "IRQ", "Anbar", 33.42, 43.30, 223_000, 2)],
+    "Baghdad": [
+        cand("g:3", "Baghdad", "city", "IRQ", "Baghdad", 33.34, 44.40, 7_000_000, 4),
+        cand("a:7", "Baghdad", "admin1", "IRQ", "Baghdad", 33.34, 44.40, 9_000_000, 3, "Baghdad"),
+    ],
+    "Anbar": [cand("a:1", "Anbar", "admin1", "IRQ", "Anbar", 33.42, 43.30, 600_000, 3, "Ramadi")],
+    "Iraq": [cand("c:IQ", "Iraq", "country", "IRQ", None, 33.34, 44.40, 38_000_000, 5, "Baghdad")],
+    "Tripoli": [
+        cand("g:5", "Tripoli", "city", "LBY", "Tripoli", 32.9, 13.2, 1_100_000, 4),
+        cand("g:6", "Tripoli", "city", "LBN", "North", 34.4, 35.8, 230_000, 2),
+    ],
+    "Shaab": [cand("seed:shaab", "Baghdad - Shaab", "local", "IRQ", "Baghdad", 33.40, 44.41)],
+}
+
+
+class FakeGazetteer:
+    version = "fake-1"
+    rules = RULES
+
+    def __init__(self) -> None:
+        self._by_key = {geo.normalise_name(k): v for k, v in FAKE_PLACES.items()}
+
+    def lookup(self, name: str, *, country_iso3: str | None = None) -> list[PlaceCandidate]:
+        return geo.rank_candidates(list(self._by_key.get(geo.normalise_name(name), [])), country_iso3)
+
+    def country(self, iso3: str) -> PlaceCandidate | None:
+        return next(
+            (c for v in FAKE_PLACES.values() for c in v if c.kind == "country" and c.iso3 == iso3), None
+        )
+
+
+@pytest.fixture(scope="module")
+def real() -> OfflineGazetteer:
+    return OfflineGazetteer.load(SETTINGS.gazetteer_dir, SETTINGS.places_dir)
+
+
+def article_of(*sentences: str, title: str | None = None) -> tuple[Article, list[Sentence]]:
+    text = " ".join(sentences)
+    out, at = [], 0
+    for i, s in enumerate(sentences):
+        start = text.index(s, at)
+        out.append(Sentence(f"s{i}", "a1", i, start, start + len(s), s))
+        at = start + len(s)
+    return Article("a1", text, title, None, "none", None, None, "t.txt", None, "0"), out
+
+
+def doc_with_ents(nlp, text: str, *names: str, label: str = "GPE") -> Doc:
+    doc = nlp(text)
+    spans = []
+    for name in names:
+        start = text.index(name)
+        span = doc.char_span(start, start + len(name), label=label)
+        assert span is not None, name
+        spans.append(span)
+    doc.ents = spans
+    return doc
+
+
+def place_of(nlp, sentence_text: str, *ents: str, others: tuple[str, ...] = (), gz=None):
+    """Resolve the place of the last sentence of a small article (earlier ones give context)."""
+    gz = gz or FakeGazetteer()
+    article, sentences = article_of(*others, sentence_text)
+    context = geo.article_context(article, sentences, gz)
+    return geo.resolve_place(doc_with_ents(nlp, sentence_text, *ents), sentences[-1], context, gz), article
+
+
+# --- name keys ---
+
+
+@pytest.mark.parametrize(
+    "variants",
+    [
+        ("Fallujah", "Falluja", "Al Fallujah", "Al-Fallūjah", "al-Falluja"),
+        ("Ramadi", "Ar Ramadi", "Ar-Ramādī"),
+        ("Deir ez-Zor", "Deir ez Zor", "Deir al-Zor"),
+        ("Dar'a", "Dar‘ā", "Dara"),
+    ],
+)
+def test_spelling_variants_share_a_key(variants: tuple[str, ...]) -> None:
+    assert len({geo.normalise_name(v) for v in variants}) == 1
+
+
+def test_loose_key_merges_transliterations() -> None:
+    assert geo.loose_key(geo.normalise_name("Raqqa")) == geo.loose_key(geo.normalise_name("Rakka"))
+    assert geo.loose_key(geo.normalise_name("Deir Ezzor")) != geo.loose_key(geo.normalise_name("Damascus"))
+
+
+@given(st.text(max_size=40))
+def test_normalise_is_idempotent_and_plain(text: str) -> None:
+    key = geo.normalise_name(text)
+    assert geo.normalise_name(key) == key
+    assert key == key.strip() and "  " not in key and key == key.casefold()
+
+
+@given(st.text(max_size=30))
+def test_key_hash_is_stable_48_bit(text: str) -> None:
+    assert 0 <= geo.key_hash(text) < 2**48
+    assert geo.key_hash(text) == geo.key_hash(text)
+
+
+def test_key_hash_does_not_depend_on_the_process() -> None:
+    assert geo.key_hash("fallujah") == 0x185124A21BCC  # pinned: the committed index depends on it
+
+
+# --- ranking ---
+
+
+def test_context_country_beats_population() -> None:
+    tripoli = FAKE_PLACES["Tripoli"]
+    assert geo.rank_candidates(tripoli, None)[0].iso3 == "LBY"
+    assert geo.rank_candidates(tripoli, "LBN")[0].iso3 == "LBN"
+
+
+def test_a_town_beats_its_same_named_province() -> None:
+    assert geo.rank_candidates(list(reversed(FAKE_PLACES["Baghdad"])), "IRQ")[0].kind == "city"
+
+
+@given(st.permutations([c for v in FAKE_PLACES.values() for c in v]), st.sampled_from([None, "IRQ", "LBN"]))
+def test_ranking_ignores_input_order(cands: list[PlaceCandidate], iso3: str | None) -> None:
+    assert geo.rank_candidates(cands, iso3) == geo.rank_candidates(sorted(cands, key=lambda c: c.name), iso3)
+
+
+# --- article context ---
+
+
+def test_context_finds_country_by_demonyms_and_main_place_by_count() -> None:
+    article, sentences = article_of(
+        "Iraqi forces shelled Ramadi.", "Fighting spread to Fallujah.", "Ramadi was quiet by evening."
+    )
+    context = geo.article_context(article, sentences, FakeGazetteer())
+    assert context.country_iso3 == "IRQ"
+    assert context.main is not None and context.main.place.name == "Ramadi"
+    assert article.text[context.main.start : context.main.end] == "Ramadi"
+    assert context.country_place is not None and context.country_place.kind == "country"
+
+
+def test_context_prefers_a_town_over_a_more_mentioned_province() -> None:
+    article, sentences = article_of("Clashes in Anbar.", "Anbar again.", "Gunmen hit Fallujah.")
+    context = geo.article_context(article, sentences, FakeGazetteer())
+    assert context.main is not None and context.main.place.name == "Fallujah"
+
+
+def test_context_of_placeless_article_is_empty() -> None:
+    article, sentences = article_of("Nothing happened here today.")
+    assert geo.article_context(article, sentences, FakeGazetteer()) == ArticleContext()
+
+
+def test_stop_names_are_not_toponyms() -> None:
+    assert (
+        geo.find_toponyms("The President met Police officials in Ramadi.", FakeGazetteer())[0].text
+        == "Ramadi"
+    )
+
+
+# --- the place of a sentence ---
+
+
+def test_named_town_is_precision_1_with_article_offsets(blank_nlp) -> None:
+    place, article = place_of(blank_nlp, "Militants attacked a checkpoint in Fallujah.", "Fallujah",
+                              others=("Iraqi troops arrived.",))  # fmt: skip
+    assert place is not None and place.location == "Fallujah" and place.geo_precision == 1
+    assert place.geo_reason == "named in sentence" and place.iso3 == "IRQ"
+    assert article.text[place.start_char : place.end_char] == "Fallujah"
+
+
+@pytest.mark.parametrize(
+    ("text", "ent"),
+    [
+        ("A car bomb exploded 60 kilometres west of Baghdad.", "Baghdad"),
+        ("Clashes continued on the outskirts of Fallujah.", "Fallujah"),
+        ("Gunmen attacked a village near Ramadi.", "Ramadi"),
+        ("Shelling hit the Fallujah countryside.", "Fallujah"),
+    ],
+)
+def test_relative_phrases_are_precision_2(blank_nlp, text: str, ent: str) -> None:
+    place, _ = place_of(blank_nlp, text, ent)
+    assert place is not None and place.location == ent and place.geo_precision == 2
+    assert place.geo_reason.startswith("near named place")
+
+
+def test_town_located_by_another_keeps_precision_1(blank_nlp) -> None:
+    place, _ = place_of(blank_nlp, "The heaviest fighting was in Fallujah, 60 kilometres west of Baghdad.",
+                        "Fallujah", "Baghdad")  # fmt: skip
+    assert place is not None and place.location == "Fallujah" and place.geo_precision == 1
+
+
+def test_province_only_is_precision_3_at_its_capital(blank_nlp) -> None:
+    place, _ = place_of(blank_nlp, "Gunmen attacked a checkpoint in Anbar province.", "Anbar")
+    assert place is not None and (place.location, place.admin1, place.geo_precision) == ("Ramadi", "Anbar", 3)
+
+
+def test_neighbourhood_beats_its_town(blank_nlp) -> None:
+    place, _ = place_of(blank_nlp, "A bomb exploded in Baghdad's Shaab district.", "Baghdad", "Shaab")
+    assert place is not None and place.location == "Baghdad - Shaab" and place.geo_precision == 1
+
+
+def test_sentence_without_place_inherits_with_lower_precision(blank_nlp) -> None:
+    place, _ = place_of(blank_nlp, "Three soldiers were killed.", others=("Iraqi forces entered Ramadi.",))
+    assert place is not None and place.location == "Ramadi"
+    assert place.geo_precision >= 2 and place.geo_reason == "inherited from article"
+    assert place.place_text == "Ramadi" and place.start_char is not None
+
+
+def test_country_only_inherits_the_article_place_in_that_country(blank_nlp) -> None:
+    place, _ = place_of(blank_nlp, "Violence surged in Iraq.", "Iraq", others=("Troops entered Ramadi.",))
+    assert place is not None and place.location == "Ramadi" and place.geo_reason.startswith("inherited")
+
+
+def test_country_only_without_article_place_is_precision_3_at_capital(blank_nlp) -> None:
+    place, _ = place_of(blank_nlp, "Violence surged in Iraq.", "Iraq")
+    assert place is not None and (place.location, place.admin1, place.geo_precision) == ("Iraq", None, 3)
+    assert (place.latitude, place.longitude) == (33.34, 44.40)
+
+
+def test_unknown_places_give_none(blank_nlp) -> None:
+    place, _ = place_of(blank_nlp, "Fighting broke out in Atlantis.", "Atlantis")
+    assert place is None
+
+
+def test_ngram_fallback_when_spacy_misses_the_toponym(blank_nlp) -> None:
+    place, _ = place_of(blank_nlp, "Rebels seized Fallujah at dawn.", others=("Iraqi troops withdrew.",))
+    assert place is not None and place.location == "Fallujah" and place.geo_reason == "named in sentence"
+
+
+# --- loading ---
+
+
+def test_missing_index_says_how_to_build_it(tmp_path: Path) -> None:
+    with pytest.raises(DataFileError, match="make gazetteer"):
+        OfflineGazetteer.load(tmp_path, SETTINGS.places_dir)
+
+
+def test_index_built_from_other_curated_files_is_refused(tmp_path: Path) -> None:
+    places = tmp_path / "places"
+    shutil.copytree(SETTINGS.places_dir, places)
+    with (places / "aliases.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write(
+            json.dumps({"alias": "Xyz", "name": "Ramadi", "iso3": "IRQ", "why": "a test alias"}) + "\n"
+        )
+    with pytest.raises(DataFileError, match="rebuild"):
+        OfflineGazetteer.load(SETTINGS.gazetteer_dir, places)
+
+
+def test_malformed_rules_are_a_data_file_error(tmp_path: Path) -> None:
+    (tmp_path / "rules.json").write_text('{"version": "places-rules.v1"}', encoding="utf-8")
+    with pytest.raises(DataFileError, match="malformed place rules"):
+        GeoRules.load(tmp_path / "rules.json")
+
+
+def test_curated_files_follow_their_schema() -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    schema = json.loads((SETTINGS.schemas_dir / "places.schema.json").read_text(encoding="utf-8"))
+    jsonschema.validate(json.loads((SETTINGS.places_dir / "rules.json").read_text(encoding="utf-8")), schema)
+    for name, definition in (("supplements.jsonl", "supplement"), ("aliases.jsonl", "alias")):
+        for line in (SETTINGS.places_dir / name).read_text(encoding="utf-8").splitlines():
+            jsonschema.validate(json.loads(line), {**schema["$defs"][definition], "$defs": schema["$defs"]})
+
+
+# --- the real index ---
+
+
+@pytest.mark.parametrize(
+    ("name", "iso3", "expected_admin1", "lat", "lon"),
+    [
+        ("Fallujah", "IRQ", "Al-Anbar", 33.35, 43.79),
+        ("Falluja", "IRQ", "Al-Anbar", 33.35, 43.79),
+        ("Ar Ramadi", "IRQ", "Al-Anbar", 33.42, 43.31),
+        ("Balad Ruz", "IRQ", "Diyala", 33.70, 45.08),
+        ("Hawija", "IRQ", "Kirkuk", 35.33, 43.77),
+        ("Al Mawsil", "IRQ", "Nineveh", 36.34, 43.12),
+        ("Baghdad", "IRQ", "Baghdad", 33.34, 44.40),
+        ("Babisqa", "SYR", "Idlib", 36.22, 36.69),
+    ],
+)
+def test_real_index_finds_conflict_towns(real, name, iso3, expected_admin1, lat, lon) -> None:
+    top = real.lookup(name, country_iso3=iso3)[0]
+    assert (top.iso3, top.admin1) == (iso3, expected_admin1)
+    assert abs(top.latitude - lat) < 0.05 and abs(top.longitude - lon) < 0.05
+
+
+def test_real_index_anbar_province_is_ramadi_precision_3(real, blank_nlp) -> None:
+    place, _ = place_of(blank_nlp, "Clashes erupted in Anbar province.", "Anbar", gz=real)
+    assert place is not None and (place.location, place.geo_precision, place.iso3) == ("Ramadi", 3, "IRQ")
+
+
+def test_real_index_distance_phrase_is_precision_2(real, blank_nlp) -> None:
+    place, _ = place_of(blank_nlp, "A bomb exploded 60 kilometres west of Baghdad.", "Baghdad", gz=real)
+    assert place is not None and (place.location, place.geo_precision) == ("Baghdad", 2)
+
+
+def test_real_index_countries_carry_capital_coordinates(real) -> None:
+    iraq = real.country("IRQ")
+    assert iraq is not None and iraq.seat == "Baghdad" and abs(iraq.latitude - 33.34) < 0.05
+
+
+def test_ucdp_gold_places_are_in_the_index(corpora: Path, real) -> None:
+    """Coverage, not resolution: the gold place of exact-precision UCDP events finds an entry within ~25 km.
+
+    A regression floor, not a target: cities500 holds only ~300 Syrian places (most villages have no
+    population in GeoNames and are left out), so coverage was 17% when this was written.
+    """
+    import math
+
+    import pandas as pd
+
+    df = pd.read_csv(corpora / "ucdp_ged_syria" / "ged_syria_191.csv", usecols=[
+        "where_coordinates", "where_prec", "latitude", "longitude"])  # fmt: skip
+    rows = df[df.where_prec == 1].drop_duplicates("where_coordinates").sample(300, random_state=13)
+    near = 0
+    for row in rows.itertuples():
+        name = (
+            row.where_coordinates.rsplit(" ", 1)[0] if " " in row.where_coordinates else row.where_coordinates
+        )
+        cands = [c for c in real.lookup(name, country_iso3="SYR") if c.iso3 == "SYR"]
+        near += any(math.dist((c.latitude, c.longitude), (row.latitude, row.longitude)) < 0.25 for c in cands)
+    assert near / len(rows) >= 0.15
