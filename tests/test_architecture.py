@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "coder"
-LEAVES = {"coder.records", "coder.errors", "coder.config", "coder"}
+LEAVES = {"coder.records", "coder.errors", "coder.config", "coder.schema", "coder"}
 STAGES = {
     "coder.ingest",
     "coder.segment",
