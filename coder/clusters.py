@@ -1,10 +1,12 @@
 """Cross-source event clusters: group coded events that describe the same real-world event.
 
-Two events are *compatible* when their types share a group, they lie within a distance and a date
-window that depend on their ACLED precisions, and their actors do not contradict each other (all
-thresholds are data: ``seeds/rules/clusters.json``). Clusters are the connected components of the
-compatibility graph, so the result does not depend on row order, and every merge keeps the pairwise
-reasons that allowed it. Cluster ids are ``stable_id`` of the sorted member event ids.
+Two events are *compatible* when their types share a group, their places and dates are within limits
+set by their ACLED precisions, their actors do not contradict each other, and at least one of place
+and date was read from *both* sentences (an article's place or a publication date is weak evidence
+that would chain a whole news cycle together). Merges are applied strongest first, in a total order
+(row order does not matter), and one that would stretch a cluster beyond the maximum span is refused.
+All thresholds are data (``seeds/rules/clusters.json``); every kept merge keeps its pairwise reasons.
+Cluster ids are ``stable_id`` of the sorted member event ids.
 """
 
 from __future__ import annotations
@@ -30,28 +32,11 @@ SCHEMA_NAME = "clusters_rules.schema.json"
 REQUIRED_COLUMNS: tuple[str, ...] = ("event_id", "event_type")
 ACTOR_COLUMNS: tuple[str, ...] = ("actor1", "actor2", "assoc_actor1")
 CLUSTER_COLUMNS: tuple[str, ...] = (
-    "event_cluster_id",
-    "canonical_event_id",
-    "member_event_ids",
-    "n_events",
-    "n_sources",
-    "n_articles",
-    "event_type",
-    "event_types",
-    "date_first",
-    "date_last",
-    "location",
-    "iso3",
-    "latitude",
-    "longitude",
-    "geo_precision",
-    "time_precision",
-    "fatalities",
-    "fatalities_min",
-    "fatalities_max",
-    "evidence",
+    "event_cluster_id", "canonical_event_id", "member_event_ids", "n_events", "n_sources", "n_articles",
+    "event_type", "event_types", "date_first", "date_last", "location", "iso3", "latitude", "longitude",
+    "geo_precision", "time_precision", "fatalities", "fatalities_min", "fatalities_max", "evidence",
     "rules_version",
-)
+)  # fmt: skip
 # Integer columns that may be missing: nullable Int64, so a None does not turn them into floats.
 NULLABLE_INTS = {c: "Int64" for c in ("geo_precision", "time_precision", "fatalities_min", "fatalities_max")}
 EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG)
@@ -70,6 +55,14 @@ class ClusterRules:
     unknown_actors_compatible: bool
     type_groups: tuple[frozenset[str], ...]
     fatalities_policy: str
+    strong_place_reasons: tuple[str, ...] = ()
+    strong_date_reasons: tuple[str, ...] = ()
+    min_strong_fields: int = 0
+    shared_actor_types: frozenset[str] = frozenset()
+    place_weak_types: frozenset[str] = frozenset()
+    publication_date_reasons: tuple[str, ...] = ()
+    max_span_days: float = math.inf
+    max_span_km: float = math.inf
 
     @classmethod
     def load(cls, path: Path, schema_path: Path | None = None) -> ClusterRules:
@@ -95,6 +88,14 @@ class ClusterRules:
             unknown_actors_compatible=data["unknown_actors_compatible"]["value"],
             type_groups=tuple(frozenset(group) for group in data["type_groups"]["value"]),
             fatalities_policy=data["fatalities_policy"]["value"],
+            strong_place_reasons=tuple(data["strong_evidence"]["value"]["place_reasons"]),
+            strong_date_reasons=tuple(data["strong_evidence"]["value"]["date_reasons"]),
+            min_strong_fields=int(data["strong_evidence"]["value"]["min_strong_fields"]),
+            shared_actor_types=frozenset(data["shared_actor_required_types"]["value"]),
+            place_weak_types=frozenset(data["strong_evidence"]["value"]["place_not_strong_for_types"]),
+            publication_date_reasons=tuple(data["publication_bound_date_reasons"]["value"]),
+            max_span_days=float(data["max_cluster_span"]["value"]["days"]),
+            max_span_km=float(data["max_cluster_span"]["value"]["km"]),
         )
 
     def types_compatible(self, a: str, b: str) -> bool:
@@ -140,10 +141,21 @@ class _Event:
     actors: frozenset[str]
     confidence: float
     fatalities: int | None  # None when no figure was stated
+    place_from_sentence: bool = False  # the place was read from this event's own sentence
+    date_from_sentence: bool = False
+    date_is_publication: bool = False  # the event happened on or before this date
+
+    @property
+    def point(self) -> tuple[float, float] | None:
+        return (self.lat, self.lon) if self.lat is not None and self.lon is not None else None
 
     def rank(self) -> tuple[int, int, float, str]:
         """Canonical-member order: most precise place, then date, then most confident, then id."""
         return (self.geo_precision or 9, self.time_precision or 9, -self.confidence, self.event_id)
+
+
+def _int(value: Any) -> int | None:
+    return int(value) if value is not None else None
 
 
 def _value(row: dict[str, Any], column: str) -> Any:
@@ -153,7 +165,12 @@ def _value(row: dict[str, Any], column: str) -> Any:
     return value
 
 
-def _to_event(row: dict[str, Any]) -> _Event:
+def _from_sentence(reason: Any, strong: tuple[str, ...]) -> bool:
+    """A missing reason counts as weak: a merge must be able to show its evidence."""
+    return reason is not None and str(reason).startswith(strong)
+
+
+def _to_event(row: dict[str, Any], rules: ClusterRules) -> _Event:
     when = _value(row, "event_date")
     day = pd.Timestamp(when).toordinal() if when is not None else None
     lat, lon = _value(row, "latitude"), _value(row, "longitude")
@@ -165,19 +182,19 @@ def _to_event(row: dict[str, Any]) -> _Event:
         article_id=_value(row, "article_id"),
         source=_value(row, "source"),
         day=day,
-        time_precision=_int_or_none(_value(row, "time_precision")),
+        time_precision=_int(_value(row, "time_precision")),
         lat=float(lat) if lat is not None and lon is not None else None,
         lon=float(lon) if lat is not None and lon is not None else None,
-        geo_precision=_int_or_none(_value(row, "geo_precision")),
+        geo_precision=_int(_value(row, "geo_precision")),
         iso3=_value(row, "iso3"),
         actors=frozenset(str(a).casefold() for c in ACTOR_COLUMNS if (a := _value(row, c)) is not None),
         confidence=float(_value(row, "confidence") or 0.0),
         fatalities=int(fatalities) if stated and fatalities is not None else None,
+        place_from_sentence=str(row["event_type"]) not in rules.place_weak_types
+        and _from_sentence(_value(row, "geo_reason"), rules.strong_place_reasons),
+        date_from_sentence=_from_sentence(_value(row, "date_reason"), rules.strong_date_reasons),
+        date_is_publication=_from_sentence(_value(row, "date_reason"), rules.publication_date_reasons),
     )
-
-
-def _int_or_none(value: Any) -> int | None:
-    return int(value) if value is not None else None
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -189,24 +206,20 @@ def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 
 def _place_reason(a: _Event, b: _Event, rules: ClusterRules) -> str | None:
-    if a.lat is not None and a.lon is not None and b.lat is not None and b.lon is not None:
-        km, limit = (
-            haversine_km(a.lat, a.lon, b.lat, b.lon),
-            rules.distance_limit(a.geo_precision, b.geo_precision),
-        )
+    if a.point and b.point:
+        km, limit = haversine_km(*a.point, *b.point), rules.distance_limit(a.geo_precision, b.geo_precision)
         return f"distance {km:.1f} km <= {limit:g} km" if km <= limit else None
-    if not rules.unknown_location_compatible:
+    if not rules.unknown_location_compatible or (a.iso3 and b.iso3 and a.iso3 != b.iso3):
         return None
-    if a.iso3 is not None and b.iso3 is not None and a.iso3 != b.iso3:
-        return None
-    return "location unknown on one side" + (
-        f", same country {a.iso3}" if a.iso3 and a.iso3 == b.iso3 else ""
-    )
+    same = f", same country {a.iso3}" if a.iso3 and a.iso3 == b.iso3 else ""
+    return "location unknown on one side" + same
 
 
 def _date_reason(a: _Event, b: _Event, rules: ClusterRules) -> str | None:
     if a.day is None or b.day is None:
         return "date unknown on one side" if rules.unknown_date_compatible else None
+    if (a.date_is_publication and b.day > a.day) or (b.date_is_publication and a.day > b.day):
+        return None  # an event reported on a day cannot be one that happened after it
     apart, window = abs(a.day - b.day), rules.date_window(a.time_precision, b.time_precision)
     return f"dates {apart} days apart <= {window:g}" if apart <= window else None
 
@@ -215,7 +228,16 @@ def _actor_reason(a: _Event, b: _Event, rules: ClusterRules) -> str | None:
     if a.actors and b.actors:
         shared = sorted(a.actors & b.actors)
         return f"shared actors: {'; '.join(shared)}" if shared else None
+    if {a.event_type, b.event_type} & rules.shared_actor_types:
+        return None  # e.g. a statement is defined by its speaker: no speaker, no evidence
     return "actors unnamed on one side" if rules.unknown_actors_compatible else None
+
+
+def _strong_fields(a: _Event, b: _Event) -> list[str]:
+    """Fields whose agreement was read from both sentences (the place and date checks passed already)."""
+    place = a.place_from_sentence and b.place_from_sentence and a.point and b.point
+    date_ = a.date_from_sentence and b.date_from_sentence and a.day is not None and b.day is not None
+    return ["place"] * bool(place) + ["date"] * bool(date_)
 
 
 def compatibility(a: _Event, b: _Event, rules: ClusterRules) -> list[str] | None:
@@ -228,6 +250,10 @@ def compatibility(a: _Event, b: _Event, rules: ClusterRules) -> list[str] | None
         if reason is None:
             return None
         reasons.append(reason)
+    strong = _strong_fields(a, b)
+    if len(strong) < rules.min_strong_fields:
+        return None
+    reasons += [f"read from both sentences: {' and '.join(strong)}"] if strong else []
     if a.article_id is not None and a.article_id == b.article_id:
         reasons.append("same article")
     return reasons
@@ -236,8 +262,8 @@ def compatibility(a: _Event, b: _Event, rules: ClusterRules) -> list[str] | None
 def _candidate_pairs(events: Sequence[_Event], rules: ClusterRules) -> Iterator[tuple[_Event, _Event]]:
     """Pairs of type-compatible events close enough in time to be worth comparing (may repeat)."""
     for group in rules.type_groups:
-        members = [e for e in events if e.event_type in group]
-        buckets = [sorted((e for e in members if _precision(e) == p), key=_by_day) for p in (1, 2, 3)]
+        members = sorted((e for e in events if e.event_type in group), key=lambda e: (e.day or 0, e.event_id))
+        buckets = [[e for e in members if _precision(e) == p] for p in (1, 2, 3)]
         for pa, pb in itertools.combinations_with_replacement(range(3), 2):
             yield from _dated_pairs(buckets[pa], buckets[pb], rules.date_window_days[pb], same=pa == pb)
         if rules.unknown_date_compatible:
@@ -252,10 +278,6 @@ def _precision(event: _Event) -> int:
         return 0
     known = event.time_precision is not None and 1 <= event.time_precision <= _LEAST_PRECISE
     return event.time_precision if known else _LEAST_PRECISE  # type: ignore[return-value]
-
-
-def _by_day(event: _Event) -> tuple[int, str]:
-    return (event.day or 0, event.event_id)
 
 
 def _dated_pairs(
@@ -275,6 +297,13 @@ class _Merge:
     a: str
     b: str
     reasons: tuple[str, ...]
+    order: tuple[float, ...] = ()  # strongest first: more fields read from both sentences, then closer
+
+
+def _merge_order(a: _Event, b: _Event) -> tuple[float, ...]:
+    days = abs(a.day - b.day) if a.day is not None and b.day is not None else math.inf
+    km = haversine_km(*a.point, *b.point) if a.point and b.point else math.inf
+    return (-len(_strong_fields(a, b)), days, round(km, 6))
 
 
 def _merges(events: Sequence[_Event], rules: ClusterRules) -> list[_Merge]:
@@ -283,13 +312,48 @@ def _merges(events: Sequence[_Event], rules: ClusterRules) -> list[_Merge]:
         first, second = sorted((a, b), key=lambda e: e.event_id)
         key = (first.event_id, second.event_id)
         if key not in found and (reasons := compatibility(first, second, rules)) is not None:
-            found[key] = _Merge(key[0], key[1], tuple(reasons))
-    return [found[key] for key in sorted(found)]
+            found[key] = _Merge(key[0], key[1], tuple(reasons), _merge_order(first, second))
+    return sorted(found.values(), key=lambda m: (m.order, m.a, m.b))
+
+
+@dataclass
+class _Extent:
+    """What a cluster covers: first and last day, distinct coordinates, loosest (geo, time) precision."""
+
+    days: tuple[int, int] | None
+    points: frozenset[tuple[float, float]]
+    loosest: tuple[int, int]
+
+    @classmethod
+    def of(cls, e: _Event) -> _Extent:
+        days = (e.day, e.day) if e.day is not None else None
+        loosest = (_looser(e.geo_precision, 1), _looser(e.time_precision, 1))
+        return cls(days, frozenset({e.point}) if e.point else frozenset(), loosest)
+
+    def join(self, other: _Extent) -> _Extent:
+        spans = [d for d in (self.days, other.days) if d is not None]
+        days = (min(d[0] for d in spans), max(d[1] for d in spans)) if spans else None
+        loosest = (max(self.loosest[0], other.loosest[0]), max(self.loosest[1], other.loosest[1]))
+        return _Extent(days, self.points | other.points, loosest)
+
+    def fits(self, rules: ClusterRules) -> bool:
+        """Within the absolute caps and within what one merge of its loosest members may span."""
+        max_days = min(rules.max_span_days, rules.date_window(self.loosest[1], self.loosest[1]))
+        if self.days is not None and self.days[1] - self.days[0] > max_days:
+            return False
+        max_km, pts = (
+            min(rules.max_span_km, rules.distance_limit(*[self.loosest[0]] * 2)),
+            sorted(self.points),
+        )
+        return all(haversine_km(*p, *q) <= max_km for i, p in enumerate(pts) for q in pts[i + 1 :])
 
 
 class _UnionFind:
-    def __init__(self, items: Iterable[str]) -> None:
-        self._parent = {item: item for item in items}
+    """Disjoint sets that refuse a union whose joined extent breaks the rules' maximum span."""
+
+    def __init__(self, events: Iterable[_Event]) -> None:
+        self._parent = {e.event_id: e.event_id for e in events}
+        self._extent = {e.event_id: _Extent.of(e) for e in events}
 
     def find(self, item: str) -> str:
         while self._parent[item] != item:
@@ -297,23 +361,29 @@ class _UnionFind:
             item = self._parent[item]
         return item
 
-    def union(self, a: str, b: str) -> bool:
+    def union(self, a: str, b: str, rules: ClusterRules) -> bool:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return False
-        self._parent[max(ra, rb)] = min(ra, rb)
+        joined = self._extent[ra].join(self._extent[rb])
+        if not joined.fits(rules):
+            return False
+        root, child = min(ra, rb), max(ra, rb)
+        self._parent[child], self._extent[root] = root, joined
         return True
 
 
-def _components(events: Sequence[_Event], merges: list[_Merge]) -> list[tuple[list[_Event], list[_Merge]]]:
-    """Connected components with the merges (a spanning forest, in sorted order) that built them."""
-    forest = _UnionFind(e.event_id for e in events)
-    kept = [m for m in merges if forest.union(m.a, m.b)]
+def _components(
+    events: Sequence[_Event], merges: list[_Merge], rules: ClusterRules
+) -> list[tuple[list[_Event], list[_Merge]]]:
+    """Clusters with the merges (a spanning forest, strongest first) that built them."""
+    forest = _UnionFind(events)
+    kept = [m for m in merges if forest.union(m.a, m.b, rules)]
     members: dict[str, list[_Event]] = {}
     for event in events:
         members.setdefault(forest.find(event.event_id), []).append(event)
     edges: dict[str, list[_Merge]] = {}
-    for merge in kept:
+    for merge in sorted(kept, key=lambda m: (m.a, m.b)):
         edges.setdefault(forest.find(merge.a), []).append(merge)
     return [(members[root], edges.get(root, [])) for root in sorted(members)]
 
@@ -367,8 +437,9 @@ def cluster_events(events: pd.DataFrame, rules: ClusterRules) -> tuple[pd.DataFr
     if missing:
         raise DataFileError(f"events table lacks column(s) {', '.join(missing)}")
     rows = {str(r["event_id"]): r for r in events.to_dict(orient="records")}
-    parsed = sorted((_to_event(r) for r in rows.values()), key=lambda e: e.event_id)
-    clusters = [_cluster_row(m, e, rows, rules) for m, e in _components(parsed, _merges(parsed, rules))]
+    parsed = sorted((_to_event(r, rules) for r in rows.values()), key=lambda e: e.event_id)
+    found = _components(parsed, _merges(parsed, rules), rules)
+    clusters = [_cluster_row(m, e, rows, rules) for m, e in found]
     table = pd.DataFrame(clusters, columns=list(CLUSTER_COLUMNS)).astype(NULLABLE_INTS)
     if len(table):
         table = table.sort_values(["date_first", "event_cluster_id"], na_position="last", kind="stable")

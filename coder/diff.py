@@ -21,6 +21,7 @@ from typing import Any
 
 import pandas as pd
 
+from coder import store
 from coder.errors import ReleaseError
 
 TABLES: tuple[str, ...] = ("articles", "sentences", "events", "clusters", "rejects")
@@ -178,23 +179,22 @@ def _same(old: Any, new: Any) -> bool:
 
 
 def _read_table(release: Path, table: str) -> pd.DataFrame | None:
-    path = release / f"{table}.parquet"
-    if not path.exists():
+    """A table through the store (checked against the manifest); None when the release lacks it."""
+    if table not in store.read_manifest(release)["tables"]:
         return None
-    try:
-        return pd.read_parquet(path)
-    except (OSError, ValueError) as exc:
-        raise ReleaseError(f"cannot read {table}.parquet: {exc}", path=str(release)) from None
+    return store.read_table(release, table)
 
 
 def _version(release: Path) -> str:
     """The manifest's version, else the folder name (releases live in datasets/<name>/<version>/)."""
-    try:
-        data = json.loads((release / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        return release.name
-    version = data.get("version") if isinstance(data, dict) else None
+    version = store.read_manifest(release).get("version")
     return str(version) if version is not None else release.name
+
+
+def _label(release: Path) -> str:
+    """``<name>/<version>`` of a release, as the manifest says (folder names as a fallback)."""
+    manifest = store.read_manifest(release)
+    return f"{manifest.get('name') or release.parent.name}/{manifest.get('version') or release.name}"
 
 
 def _unique_index(rows: list[dict[str, Any]], key: Sequence[str]) -> dict[tuple[Any, ...], int]:
@@ -231,9 +231,26 @@ def _changes(old: dict[str, Any], new: dict[str, Any], columns: Sequence[str]) -
 def _event_rows(release: Path) -> tuple[list[dict[str, Any]], list[str]]:
     table = _read_table(release, "events")
     if table is None:
-        raise ReleaseError("release has no events.parquet", path=str(release))
+        raise ReleaseError("release has no events table", path=str(release))
+    return _rows(table)
+
+
+def _rows(table: pd.DataFrame) -> tuple[list[dict[str, Any]], list[str]]:
     table = table.sort_values("event_id", kind="stable") if "event_id" in table.columns else table
     return table.to_dict(orient="records"), list(table.columns)
+
+
+def _compare_events(
+    old: list[dict[str, Any]], new: list[dict[str, Any]], shared: Sequence[str]
+) -> tuple[list[tuple[int, int, str]], list[ChangedEvent]]:
+    """Matched pairs and, among them, the events whose shared columns differ."""
+    pairs = _match(old, new)
+    changed = [
+        ChangedEvent(str(old[i].get("event_id")), str(new[j].get("event_id")), key, found)
+        for i, j, key in pairs
+        if (found := _changes(old[i], new[j], shared))
+    ]
+    return pairs, sorted(changed, key=lambda c: (c.event_id_a, c.event_id_b))
 
 
 def _row_counts(a: Path, b: Path) -> dict[str, tuple[int | None, int | None]]:
@@ -252,13 +269,7 @@ def diff_releases(a: Path, b: Path) -> ReleaseDiff:
             raise ReleaseError("release folder not found", path=str(release))
     old, old_cols = _event_rows(a)
     new, new_cols = _event_rows(b)
-    shared = [c for c in new_cols if c in old_cols]
-    pairs = _match(old, new)
-    changed = [
-        ChangedEvent(str(old[i].get("event_id")), str(new[j].get("event_id")), key, found)
-        for i, j, key in pairs
-        if (found := _changes(old[i], new[j], shared))
-    ]
+    pairs, changed = _compare_events(old, new, [c for c in new_cols if c in old_cols])
     matched_old, matched_new = {i for i, _, _ in pairs}, {j for _, j, _ in pairs}
     return ReleaseDiff(
         a=str(a),
@@ -270,7 +281,30 @@ def diff_releases(a: Path, b: Path) -> ReleaseDiff:
         columns_removed=tuple(c for c in old_cols if c not in new_cols),
         added=tuple(r for j, r in enumerate(new) if j not in matched_new),
         removed=tuple(r for i, r in enumerate(old) if i not in matched_old),
-        changed=tuple(sorted(changed, key=lambda c: (c.event_id_a, c.event_id_b))),
+        changed=tuple(changed),
         unchanged=len(pairs) - len(changed),
         field_counts=dict(sorted(Counter(f.column for c in changed for f in c.changes).items())),
     )
+
+
+def summary_against(previous_release: Path | None, tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
+    """Event counts of a new build's ``tables`` against the previous release, for the new manifest.
+
+    ``{"compared_to": "<name>/<version>" | None, "added", "removed", "changed", "unchanged",
+    "changed_by_field"}``; with no previous release every event counts as added. Events are matched
+    as in ``diff_releases``; the ``event_cluster_id`` column is compared like any other.
+    """
+    new, new_cols = _rows(tables.get("events", pd.DataFrame()))
+    if previous_release is None:
+        return {"compared_to": None, "added": len(new), "removed": 0, "changed": 0, "unchanged": 0,
+                "changed_by_field": {}}  # fmt: skip
+    old, old_cols = _event_rows(Path(previous_release))
+    pairs, changed = _compare_events(old, new, [c for c in new_cols if c in old_cols])
+    return {
+        "compared_to": _label(Path(previous_release)),
+        "added": len(new) - len(pairs),
+        "removed": len(old) - len(pairs),
+        "changed": len(changed),
+        "unchanged": len(pairs) - len(changed),
+        "changed_by_field": dict(sorted(Counter(f.column for c in changed for f in c.changes).items())),
+    }

@@ -9,7 +9,6 @@ with country names at their population-weighted centre: land shows where people 
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -21,6 +20,7 @@ from typing import Any, Protocol
 
 import pandas as pd
 
+from coder import store
 from coder.errors import ReleaseError
 
 ACTOR_COLUMNS: tuple[str, ...] = ("actor1", "actor2", "assoc_actor1")
@@ -97,15 +97,13 @@ class GeoNamesBackdrop:
         return tuple((x / p, y / p, self._countries.get(code, code)) for code, (x, y, p) in ranked)
 
 
-def _read(release: Path, name: str) -> Any:
-    """A table (``<name>.parquet``) or the manifest (``manifest.json``); empty when the file is absent."""
-    path, is_json = release / name, name.endswith(".json")
-    if not path.exists():
-        return {} if is_json else pd.DataFrame()
-    try:
-        return json.loads(path.read_text(encoding="utf-8")) if is_json else pd.read_parquet(path)
-    except (OSError, ValueError) as exc:  # JSONDecodeError is a ValueError
-        raise ReleaseError(f"cannot read {name}: {exc}", path=str(release)) from None
+def _read(release: Path) -> tuple[dict[str, Any], dict[str, pd.DataFrame]]:
+    """Manifest and tables through the store; a folder without manifest.json renders as empty."""
+    if not (release / "manifest.json").exists():
+        return {}, {t: pd.DataFrame() for t in TABLES}
+    manifest = store.read_manifest(release)
+    listed = manifest["tables"]
+    return manifest, {t: store.read_table(release, t) if t in listed else pd.DataFrame() for t in TABLES}
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:
@@ -287,7 +285,7 @@ def _manifest_facts(manifest: dict[str, Any]) -> str:
     """Scalars of the manifest and of its sub-objects (input hashes and validation have their own view)."""
     rows = [(k, v) for k, v in sorted(manifest.items()) if not isinstance(v, dict | list)]
     for key, value in sorted(manifest.items()):
-        if isinstance(value, dict) and key not in ("validation", "input_hashes"):
+        if isinstance(value, dict) and key not in ("validation", "input_hashes", "tables"):
             rows += [(f"{key}.{k}", v) for k, v in sorted(value.items()) if not isinstance(v, dict | list)]
     return _table(["manifest", "value"], rows) if rows else "<p class=muted>No manifest.json.</p>"
 
@@ -364,6 +362,7 @@ vertical-align:top;text-align:left}th{background:#f3f3f3}td.sentence{max-width:4
 .towns circle{fill:#b9b19a;opacity:.55}.country{fill:#8a7f66!important;font-size:13px!important;
 font-style:italic;text-anchor:middle}.event{fill:#c0392b;fill-opacity:.6;stroke:#7b241c}.place{font-weight:600}
 .summary span{display:inline-block;margin-right:18px}
+#events tbody tr{content-visibility:auto;contain-intrinsic-size:auto 40px}
 """
 
 # Filters the events table; the marker attribute tells a headless check that the script ran.
@@ -394,9 +393,8 @@ def _summary(manifest: dict[str, Any], release: Path, tables: dict[str, pd.DataF
 
 
 def _sections(release: Path, source: BackdropSource) -> list[tuple[str, str]]:
-    tables = {t: _read(release, f"{t}.parquet") for t in TABLES}
-    manifest = _read(release, "manifest.json")
-    events, manifest = tables["events"], manifest if isinstance(manifest, dict) else {}
+    manifest, tables = _read(release)
+    events = tables["events"]
     by_type = Counter(str(k) for k in _column(events, "event_type")).most_common()
     listing = _type_filter(events) + _events_table(events, tables["sentences"])
     return [

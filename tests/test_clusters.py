@@ -48,6 +48,8 @@ def event(event_id: str, **fields: Any) -> dict[str, Any]:
         "source": f"source-{event_id}",
         "article_id": f"article-{event_id}",
         "confidence": 0.8,
+        "geo_reason": "named in sentence",
+        "date_reason": "explicit date (explicit.month_day)",
     }
     return row | fields
 
@@ -173,9 +175,55 @@ def test_canonical_event_is_most_precise_place_then_most_confident(rules: Cluste
     assert table.loc[0, "location"] == "Ramadi city"
 
 
-def test_single_linkage_chains_compatible_neighbours(rules: ClusterRules) -> None:
-    """A-B and B-C are compatible, A-C is not (16 km): one cluster, with two merges as evidence."""
-    rows = [event("a"), event("b", latitude=north(8)), event("c", latitude=north(16))]
+WEAK = {"geo_reason": "inherited from article", "date_reason": "publication date", "time_precision": 2}
+
+
+def test_a_merge_needs_place_or_date_read_from_both_sentences(rules: ClusterRules) -> None:
+    assert not merged(event("a", **WEAK), event("b", **WEAK), rules)
+    assert (
+        merged(event("a", **WEAK), event("b", **WEAK | {"geo_reason": "named in sentence"}), rules) is False
+    )
+    place_ok = WEAK | {"geo_reason": "named in sentence"}
+    assert merged(event("a", **place_ok), event("b", **place_ok), rules)
+    date_ok = {"geo_reason": "inherited from article", "time_precision": 1}
+    assert merged(event("a", **date_ok), event("b", **date_ok), rules)
+    no_reasons = {"geo_reason": None, "date_reason": None}
+    assert not merged(event("a", **no_reasons), event("b", **no_reasons), rules)  # evidence must be shown
+    assert merged(event("a", **WEAK), event("b", **WEAK), replace(rules, min_strong_fields=0))
+
+
+def test_a_statements_place_is_never_strong_and_it_needs_a_named_speaker(rules: ClusterRules) -> None:
+    said = {"event_type": "statement", "date_reason": "publication date", "time_precision": 2}
+    assert not merged(event("a", **said), event("b", **said), rules)
+    dated = {"event_type": "statement"}
+    assert merged(event("a", **dated), event("b", **dated), rules)
+    assert not merged(event("a", **dated), event("b", **dated | {"actor1": None}), rules)
+
+
+def test_an_event_cannot_happen_after_the_publication_date_it_inherited(rules: ClusterRules) -> None:
+    reported = event("a", date_reason="publication date", time_precision=2)
+    assert not merged(reported, event("b", event_date=date(2014, 1, 4)), rules)
+    assert merged(reported, event("b", event_date=date(2013, 12, 31)), rules)
+
+
+def test_chains_stop_at_the_maximum_cluster_span(rules: ClusterRules) -> None:
+    """Week-precise reports 5 days apart would chain for ever; the cluster may span only one window."""
+    rows = [
+        event(f"e{i}", event_date=date(2014, 1, 1) + timedelta(days=5 * i), time_precision=2)
+        for i in range(4)
+    ]
+    _, table = cluster_events(pd.DataFrame(rows), rules)
+    assert len(table) == 2
+    assert all((r.date_last - r.date_first).days <= rules.date_window_days[1] for r in table.itertuples())
+    near = [event(f"k{i}", latitude=north(20 * i), geo_precision=2) for i in range(4)]  # 20 km steps, 25 km
+    assert sorted(len(c) for c in clusters_of(near, rules)) == [2, 2]
+    loose = replace(rules, max_span_days=float("inf"), date_window_days=(1, 7, 31))
+    assert len(clusters_of(rows, replace(loose, max_span_days=0))) == 4  # the absolute ceiling also caps
+
+
+def test_an_unnamed_report_links_two_that_name_different_actors(rules: ClusterRules) -> None:
+    """A and C name different actors (incompatible); B names none and matches both: one cluster."""
+    rows = [event("a"), event("b", actor1=None), event("c", actor1="ISIL")]
     _, table = cluster_events(pd.DataFrame(rows), rules)
     assert len(table) == 1
     assert len(json.loads(table.loc[0, "evidence"])) == 2
@@ -220,7 +268,7 @@ random_event = st.builds(
     st.integers(0, 4),
     st.floats(0, 60),
     st.sampled_from([None, "ISIL", "Iraqi Air Force"]),
-)
+).map(lambda row: row | {"time_precision": 2} if row["event_id"] < "e5" else row)
 
 
 @settings(max_examples=40, deadline=None)

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from coder.diff import ReleaseDiff, diff_releases
+from coder.diff import ReleaseDiff, diff_releases, summary_against
 from coder.errors import ReleaseError
 
 
@@ -38,7 +38,9 @@ def release(root: Path, version: str, events: list[dict[str, Any]], rejects: int
     folder.mkdir(parents=True)
     pd.DataFrame(events, columns=list(event("x"))).to_parquet(folder / "events.parquet")
     pd.DataFrame({"reason": ["bad"] * rejects}).to_parquet(folder / "rejects.parquet")
-    (folder / "manifest.json").write_text(json.dumps({"version": version}), encoding="utf-8")
+    tables = {t: {"file": f"{t}.parquet"} for t in ("events", "rejects")}
+    manifest = {"name": "seeds", "version": version, "tables": tables}
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     return folder
 
 
@@ -101,7 +103,7 @@ def test_missing_release_is_a_release_error(tmp_path: Path) -> None:
     with pytest.raises(ReleaseError, match="not found"):
         diff_releases(a, tmp_path / "nope")
     (tmp_path / "empty").mkdir()
-    with pytest.raises(ReleaseError, match=r"no events\.parquet"):
+    with pytest.raises(ReleaseError, match=r"manifest\.json is missing"):
         diff_releases(a, tmp_path / "empty")
 
 
@@ -109,6 +111,28 @@ def test_text_summary_is_capped(tmp_path: Path) -> None:
     new = [event(f"e{i}", sentence_id=f"s{i}") for i in range(30)]
     text = diff_releases(release(tmp_path, "v1", []), release(tmp_path, "v2", new)).to_text(max_items=5)
     assert "30 added" in text and "... and 25 more" in text
+
+
+def test_summary_against_the_previous_release_counts_events_for_the_manifest(tmp_path: Path) -> None:
+    previous = release(tmp_path, "v1", [event("a"), event("b", fatalities=3), event("gone")])
+    tables = {"events": pd.DataFrame([event("a"), event("b", fatalities=5), event("new"), event("new2")])}
+    summary = summary_against(previous, tables)
+    assert summary == {
+        "compared_to": "seeds/v1",
+        "added": 2,
+        "removed": 1,
+        "changed": 1,
+        "unchanged": 1,
+        "changed_by_field": {"fatalities": 1},
+    }
+    json.dumps(summary)  # goes into manifest.json as is
+    first = summary_against(None, tables)
+    assert (first["compared_to"], first["added"], first["removed"]) == (None, 4, 0)
+
+
+def test_summary_against_a_folder_that_is_not_a_release_is_a_release_error(tmp_path: Path) -> None:
+    with pytest.raises(ReleaseError):
+        summary_against(tmp_path, {"events": pd.DataFrame([event("a")])})
 
 
 ids = st.lists(st.sampled_from([f"e{i}" for i in range(8)]), unique=True, max_size=8)

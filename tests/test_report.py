@@ -58,6 +58,7 @@ def release(tmp_path: Path) -> Path:
         "version": "2026-11-21.1",
         "versions": {"model": "model:sgd-2026"},
         "validation": {"success": True, "tables": {"events": table | {"failed": []}}},
+        "tables": {t: {"file": f"{t}.parquet"} for t in ("events", "rejects")},
     }
     (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     return folder
@@ -168,3 +169,12 @@ def test_report_renders_in_headless_chromium(release: Path, tmp_path: Path) -> N
         binary, tmp_path / "profile2", "--window-size=1000,900", f"--screenshot={shot}", html.as_uri()
     )
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_tables_are_read_through_the_manifest(release: Path) -> None:
+    """A table the manifest does not list is not a table of the release; a damaged one is an error."""
+    pd.DataFrame([event("stray")]).to_parquet(release / "sentences.parquet")
+    assert "<b>0</b> sentences" in render_report(release, NoBackdrop())
+    (release / "events.parquet").write_bytes(b"not parquet")
+    with pytest.raises(ReleaseError, match="events cannot be read"):
+        render_report(release, NoBackdrop())
