@@ -41,7 +41,7 @@ ALLOWED = {
     "coder.diff": {"coder.store"},
     "coder.report": {"coder.store"},
     "coder.pipeline": STAGES | {"coder.classify.decide", "coder.classify"},
-    "coder.build": {"coder.pipeline", "coder.tables", "coder.validate", "coder.store", "coder.dask_engine"},
+    "coder.build": {"coder.pipeline", "coder.tables", "coder.validate", "coder.store", "coder.dask_engine", "coder.diff"},
     "coder.dask_engine": {"coder.pipeline"},
 }
 
