@@ -1,18 +1,45 @@
 """Train the event-type model (thin wrapper; the CLI's `coder train` calls the same function).
 
 .venv/bin/python scripts/train_model.py --corpora ../shared/corpora [--out models/event-type]
-    [--heldout-gold /tmp/heldout.jsonl] [--bench]
+    [--heldout-gold /tmp/heldout.jsonl] [--bench] [--tune]
+
+--tune chooses the policy thresholds on a DEV split carved from the training data (never the
+held-out test): it fits a model on the rest of the training split, parses the dev sentences
+once, replays the hybrid policy over a grid of thresholds and prints the best settings by dev
+macro-F1 (figures only). Copy the chosen values into seeds/rules/policy.json with their dev figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import itertools
+import json
+import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from coder.classify.decide import Policy
+from coder.classify.evaluate import EvaluationReport, score
 from coder.classify.model import EventTypeModel
-from coder.classify.train import collect_examples, train_model, write_heldout_gold
+from coder.classify.train import TRAIN, collect_examples, dev_split, train_model, write_heldout_gold
 from coder.config import Settings
+from coder.pipeline import Stages, evaluation_label
+from coder.records import RuleMatch, Sentence, stable_id
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from evaluate_all import classification_stages
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc
+
+GRID = {
+    "none": (0.4, 0.5, 0.6),
+    "min_event_probability": (0.0, 0.3, 0.4, 0.5, 0.6),
+    "weak_rule_support": (0.1, 0.15, 0.25, 0.35),
+    "event_over_statement": (0.4, 0.5, 0.6, 0.7),
+}
 
 
 def main() -> None:
@@ -26,7 +53,13 @@ def main() -> None:
     parser.add_argument(
         "--bench", action="store_true", help="measure scoring throughput of the written model"
     )
+    parser.add_argument(
+        "--tune", action="store_true", help="tune policy thresholds on a dev split, then stop"
+    )
     args = parser.parse_args()
+    if args.tune:
+        tune(args.corpora, args.seed)
+        return
     report = train_model(args.corpora, args.out, seed=args.seed)
     print(report.version)
     print(report.heldout.to_text(max_errors=0))
@@ -36,6 +69,58 @@ def main() -> None:
         print("held-out gold sentences:", write_heldout_gold(args.corpora, args.heldout_gold, seed=args.seed))
     if args.bench:
         bench(args.corpora, args.out)
+
+
+def tune(corpora: Path, seed: int) -> None:
+    """Replay the hybrid policy over GRID on a dev split of the training data; print the best settings."""
+    settings = Settings.from_env()
+    train = [it for it in collect_examples(corpora, settings.data_dir, seed=seed) if it.split == TRAIN]
+    split = dev_split(train, seed=seed)
+    model = EventTypeModel(seed=seed, version="dev").fit(
+        [it.text for it in split.fit], [it.event_type for it in split.fit]
+    )
+    stages = classification_stages(settings)
+    texts = [it.text for it in split.dev]
+    gold = [it.event_type for it in split.dev]
+    print(f"dev split: {len(split.dev)} sentences; fit on {len(split.fit)}")
+    results = sorted(_grid(stages, model, texts, gold), key=lambda r: -r[1].macro_f1)
+    for thresholds, report in results[:10]:
+        recalls = {t: round(s.recall, 2) for t, s in report.per_type.items()}
+        print(f"dev macro-F1 {report.macro_f1:.3f} {json.dumps(thresholds)} recall {recalls}")
+    print("model alone on dev:", f"{score(gold, model.predict(texts)).macro_f1:.3f}")
+
+
+def _grid(
+    stages: Stages, model: EventTypeModel, texts: list[str], gold: list[str]
+) -> list[tuple[dict[str, float], EvaluationReport]]:
+    sentences = [Sentence(stable_id("dev", i, t), "dev", i, 0, len(t), t) for i, t in enumerate(texts)]
+    scores = model.predict_scores(texts)
+    docs = list(stages.nlp.pipe(texts, batch_size=64))
+    matches = [stages.rules.match(doc, s) for doc, s in zip(docs, sentences, strict=True)]
+    out = []
+    for values in itertools.product(*GRID.values()):
+        thresholds = dict(zip(GRID, values, strict=True))
+        policy = dataclasses.replace(stages.policy, thresholds=stages.policy.thresholds | thresholds)
+        predicted = [
+            _decide(policy, stages, s, d, m, sc)
+            for s, d, m, sc in zip(sentences, docs, matches, scores, strict=True)
+        ]
+        out.append((thresholds, score(gold, predicted)))
+    return out
+
+
+def _decide(
+    policy: Policy,
+    stages: Stages,
+    sentence: Sentence,
+    doc: Doc,
+    matches: list[RuleMatch],
+    scores: dict[str, float],
+) -> str:
+    if not policy.needs_parse(sentence.text, scores, stages.rules):
+        return "none"
+    decision = policy.decide(sentence, doc, matches, scores, "dev")
+    return evaluation_label(decision.event_type, decision.modality)
 
 
 def bench(corpora: Path, model_dir: Path, repeat: int = 10) -> None:

@@ -72,6 +72,12 @@ def test_own_sentences_are_not_seed_sentences() -> None:
         ("plover_gsr", ("AID",), "Donors sent food aid.", "none"),
         ("plover_gsr", ("AID",), "The US sent missiles to the army.", "arms_transfer"),
         ("plover_gsr", ("AID",), "Officials seized weapons sent to the rebels.", "none"),
+        # Weapons named without a word of transfer are ambiguous: dropped, not guessed.
+        ("conflibert_cameo", ("2",), "Warships launched joint war games in the Mediterranean.", "drop"),
+        ("conflibert_cameo", ("2",), "The army received 40 tanks from Russia.", "arms_transfer"),
+        # A 'none' label on a sentence that reports a named speaker's words is ambiguous: dropped.
+        ("plover_gsr", ("COERCE",), "Police arrested 100 people, military sources said.", "drop"),
+        ("plover_gsr", ("COERCE",), "Police arrested 100 people in a sweep.", "none"),
         ("conflibert_cameo", ("4",), "Protesters burned a flag.", "drop"),
         ("conflibert_cameo", ("3",), "Leaders condemned the decision.", "statement"),
         ("satp", ("1000",), "Militants killed a trader.", "armed_clash"),

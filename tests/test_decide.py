@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from coder.classify.decide import POLICY_FILE, Policy, not_coded, skipped
+from coder.classify.decide import POLICY_FILE, Policy, not_coded, quoted_speech, skipped
 from coder.classify.rules import RuleSet
 from coder.config import PROJECT_ROOT
 from coder.errors import DataFileError
@@ -126,6 +126,39 @@ def test_model_decides_without_rules(nlp_full) -> None:  # type: ignore[no-untyp
     )
     assert row.confidence == pytest.approx(0.7) and row.trigger_start is None
     assert _decide(nlp_full, "Gunmen opened fire on a village.", scores(none=0.5)).event_type == "none"
+
+
+def test_a_weak_model_event_is_none(nlp_full) -> None:  # type: ignore[no-untyped-def]
+    floor = POLICY.thresholds["min_event_probability"]
+    weak = scores(none=0.3, armed_clash=floor - 0.01, airstrike=0.2)
+    assert _decide(nlp_full, "The militants made their move on the town.", weak).event_type == "none"
+    strong = scores(none=0.2, armed_clash=max(floor, 0.6))
+    assert _decide(nlp_full, "The militants made their move on the town.", strong).event_type == "armed_clash"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("This is their fight, but we’re going to help them in their fight.”", True),
+        ("“We are not, obviously, contemplating returning.", True),
+        ('"We are not contemplating returning."', True),
+        ("Ultimately though, this doesn't carry a lot of weight.\"", True),
+        ("We are not contemplating putting boots on the ground.", False),
+        ('The Post writes that the offensive was "the most deadly confrontation of the war."', False),
+        ("", False),
+    ],
+)
+def test_quoted_speech(text: str, expected: bool) -> None:
+    assert quoted_speech(text) is expected
+
+
+def test_quote_continuation_is_a_statement(nlp_full) -> None:  # type: ignore[no-untyped-def]
+    text = "This is their fight, but we’re going to help them in their fight.”"
+    row = _decide(nlp_full, text, scores(none=0.8, armed_clash=0.1))
+    assert (row.event_type, row.modality) == ("statement", "asserted")
+    assert row.coded_by.endswith(POLICY.quote_rule)
+    quoted_blast = "“A car bomb exploded outside the gate and killed four guards.”"
+    assert _decide(nlp_full, quoted_blast, scores(none=0.1, bombing=0.8)).event_type == "bombing"
 
 
 def test_event_beats_its_attribution(nlp_full) -> None:  # type: ignore[no-untyped-def]

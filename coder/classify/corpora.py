@@ -144,9 +144,12 @@ class LabelMapping:
         return entry.otherwise or spec["otherwise"], "->otherwise"
 
     def _refined(self, set_name: str, text: str) -> str:
-        # The arms set names equipment; whether it moved between parties is the exclusion's question.
+        # The arms set names equipment; whether it moved between parties is the exclusion's and the
+        # transfer set's question: named weapons that did not visibly change hands are not guessed.
         if set_name == "arms":
-            return "none" if self.matches("arms_exclusion", text) else "arms_transfer"
+            if self.matches("arms_exclusion", text):
+                return "none"
+            return "arms_transfer" if self.matches("transfer", text) else DROP
         if set_name == "speech":
             return "statement"
         return set_name

@@ -15,8 +15,12 @@ each entry with a why. The policy, in order:
 4. **Rule or model**: a rule with precision >= ``rule_override`` decides alone; a
    weaker rule decides only if the model gives its type >= ``weak_rule_support``.
    A statement rule yields to a model event type scoring >= ``event_over_statement``.
-   Otherwise the model decides: ``none`` when P(none) >= ``none``, else the most
-   likely event type (sub-type from ``default_sub_event_type``). An event framed as
+   A sentence that opens with a quote mark or leaves a quote open or closed
+   (``quoted_speech``) continues a speaker's quote: a statement, unless the model
+   gives an event type >= ``event_over_statement``.
+   Otherwise the model decides: ``none`` when P(none) >= ``none`` or the most likely
+   event type's probability is below ``min_event_probability``, else that type
+   (sub-type from ``default_sub_event_type``). An event framed as
    ``statement_over_modalities`` (hypothetical, negated) yields to a statement match:
    a speaker talking about a possible event made a statement.
 5. **Provenance**: ``coded_by`` is ``rule:<id>``, ``rule+model:<id>`` (the model's top
@@ -56,6 +60,8 @@ SPEAKER_DEPS = frozenset({"nsubj", "nsubjpass"})
 # Words that make an adverbial clause a condition on the event it modifies (grammar, not tuning).
 CONDITIONAL_MARKS = frozenset({"if", "unless", "should", "whether"})
 NO_SPEAKER = frozenset({"no", "nobody", "none", "noone"})
+OPENING_QUOTES = '“"«'
+CLOSING_QUOTES = '”"»'
 
 
 def not_coded(sentence: Sentence, reason: str) -> Classification:
@@ -98,6 +104,8 @@ class Policy:
     cues: dict[str, frozenset[str]]
     transparent: frozenset[str]
     statement_over: frozenset[str]
+    quote_rule: str = "statement.quoted_speech.v1"
+    quote_precision: float = 0.7
 
     @classmethod
     def load(cls, rules_dir: Path, schema_path: Path | None = None) -> Policy:
@@ -122,11 +130,12 @@ class Policy:
             cues={name: frozenset(modality[name]["value"]) for name in MODALITY_ORDER},
             transparent=frozenset(modality["transparent"]["value"]),
             statement_over=frozenset(data["statement_over_modalities"]["value"]),
+            **_quote_fields(data.get("quoted_speech")),
         )
 
     def needs_parse(self, text: str, scores: dict[str, float], rules: RuleSet) -> bool:
         """True when a rule might match or the model is not sure enough that nothing happens."""
-        if rules.might_match(text):
+        if rules.might_match(text) or quoted_speech(text):
             return True
         return float(scores.get("none", 0.0)) < self.thresholds["parse_if_none_below"]
 
@@ -174,6 +183,8 @@ class Policy:
             return self._rule_choice(best[0], scores), best[1]
         if statement is not None and not self._event_beats_statement(_top_event(scores)):
             return self._rule_choice(statement, scores), self._modality(statement, doc, sentence)
+        if quoted_speech(sentence.text) and not self._event_beats_statement(_top_event(scores)):
+            return self._quote_choice(scores), "asserted"
         choice = self._model_choice(scores, model_version)
         root = _root(doc)
         modality = self.modality_of(root) if choice.event_type != "none" and root is not None else "asserted"
@@ -213,11 +224,21 @@ class Policy:
             match.event_type, match.sub_event_type, match.precision, f"rule:{match.rule_id}", match
         )
 
+    def _quote_choice(self, scores: dict[str, float]) -> _Choice:
+        agrees = _argmax(scores) == "statement"
+        confidence = max(self.quote_precision, float(scores.get("statement", 0.0)))
+        coded_by = f"{'rule+model' if agrees else 'rule'}:{self.quote_rule}"
+        return _Choice("statement", self.default_sub_event_type.get("statement"), confidence, coded_by, None)
+
     def _model_choice(self, scores: dict[str, float], model_version: str) -> _Choice:
         p_none = float(scores.get("none", 0.0))
         top = _top_event(scores)
         coded_by = f"model:{model_version}"
-        if top is None or p_none >= self.thresholds["none"]:
+        if (
+            top is None
+            or p_none >= self.thresholds["none"]
+            or top[1] < self.thresholds.get("min_event_probability", 0.0)
+        ):
             return _Choice("none", None, p_none, coded_by, None)
         event_type, probability = top
         return _Choice(event_type, self.default_sub_event_type.get(event_type), probability, coded_by, None)
@@ -297,6 +318,25 @@ class Policy:
             if marks & CONDITIONAL_MARKS:
                 return True
         return False
+
+
+def _quote_fields(entry: dict[str, Any] | None) -> dict[str, Any]:
+    if entry is None:
+        return {}  # an older policy file: the defaults of ``Policy``
+    return {"quote_rule": str(entry["rule_id"]), "quote_precision": float(entry["precision"])}
+
+
+def quoted_speech(text: str) -> bool:
+    """Does the sentence open with a quote mark, or leave a quote open or closed (a quote that runs
+    over several sentences: the speaker is named in another one)?"""
+    body = text.strip()
+    if not body:
+        return False
+    if body[0] in OPENING_QUOTES:
+        return True
+    straight = body.count('"')
+    curly_open, curly_close = body.count("“") + body.count("«"), body.count("”") + body.count("»")
+    return straight % 2 == 1 or curly_open != curly_close
 
 
 def _speakers(verb: Token) -> list[Token]:
