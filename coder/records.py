@@ -26,8 +26,10 @@ EVENT_TYPES: tuple[str, ...] = (
 )
 
 # How a statement of an event is framed. Only "asserted" events become rows of
-# events.parquet; the others stay visible on sentences.parquet.
-MODALITIES: tuple[str, ...] = ("asserted", "planned", "threatened", "negated", "hypothetical")
+# events.parquet; the others stay visible on sentences.parquet. "background" is an
+# event told as history or context ("strongholds for militants battling US troops"),
+# not as news of the reporting period.
+MODALITIES: tuple[str, ...] = ("asserted", "planned", "threatened", "negated", "hypothetical", "background")
 
 
 def stable_id(*parts: object, length: int = 16) -> str:
