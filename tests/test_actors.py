@@ -52,7 +52,7 @@ def _code(nlp, dictionary, text, prefix="Iraqi troops fought in Iraq. ", previou
 
 
 def test_version_names_policy_and_content(dictionary: ActorDictionary) -> None:
-    assert dictionary.version.startswith("actors.v1+")
+    assert dictionary.version.startswith("actors.v2+")
 
 
 @pytest.mark.parametrize(
@@ -260,9 +260,9 @@ CASES = [
     (
         "The Washington Post reported that Secretary of State John Kerry said the US would help Iraq.",
         "Government of the United States",
+        "Government of Iraq",
         None,
-        None,
-        "statement: the speaker, not the outlet",
+        "statement: the speaker, not the outlet; the target is acted on in the reported clause",
     ),
     (
         "Israeli warplanes struck Hamas targets in Gaza.",
@@ -395,3 +395,104 @@ def test_conflibert_actor1_sample(corpora: Path, nlp_full, dictionary) -> None:
 
     report = eval_conll(corpora / "conflibert/cameo_ner/test.txt", nlp_full, dictionary, limit=80)
     assert report["actor1_head_rate"] >= 0.8
+
+
+# --- analyst expectations on the seed articles (seeds/gold/seed_actors.jsonl) -----------------------------
+
+SEED_ACTORS = PROJECT_ROOT / "seeds" / "gold" / "seed_actors.jsonl"
+# Agreement when the cases were written (round 2): 47/66 fields (0.71), trigger from the parse root, not
+# the rule layer. These sentences were read while writing the rules: tuning data, not a held-out score.
+SEED_AGREEMENT_FLOOR = 0.7
+
+
+def _seed_cases() -> list[dict]:
+    return [json.loads(line) for line in SEED_ACTORS.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def test_seed_actor_cases_validate() -> None:
+    import jsonschema
+
+    defs = json.loads((PROJECT_ROOT / "schemas" / "actors.schema.json").read_text())["$defs"]
+    validator = jsonschema.Draft202012Validator({"$ref": "#/$defs/seed_actor_case", "$defs": defs})
+    cases = _seed_cases()
+    assert len(cases) >= 20
+    for case in cases:
+        validator.validate(case)
+        assert case["contains"] in (PROJECT_ROOT / "seeds" / case["file"]).read_text(encoding="utf-8")
+
+
+def _seed_sentence(case: dict) -> tuple[Article, Sentence]:
+    import csv
+
+    from coder.config import Settings
+    from coder.segment import Segmenter
+
+    with (PROJECT_ROOT / "seeds" / "manifest.csv").open(encoding="utf-8") as handle:
+        row = next(r for r in csv.DictReader(handle) if r["file"] == case["file"])
+    text = (PROJECT_ROOT / "seeds" / case["file"]).read_text(encoding="utf-8")
+    article = Article(
+        case["file"],
+        text,
+        row["title"],
+        date.fromisoformat(row["published"]),
+        "manifest",
+        row["source"],
+        None,
+        case["file"],
+        None,
+        "0",
+    )
+    at = text.index(case["contains"])
+    sentences = Segmenter.load(Settings().rules_dir / "abbreviations.json").split(article)
+    return article, next(s for s in sentences if s.start_char <= at < s.end_char)
+
+
+@needs_model
+def test_seed_actor_agreement(nlp_full, dictionary) -> None:
+    """Agreement with the analyst on ~20 seed events (trigger from the parse, no previous event)."""
+    agree, total, report = 0, 0, []
+    for case in _seed_cases():
+        article, sentence = _seed_sentence(case)
+        decision = Classification(sentence.sentence_id, case["event_type"], None, 1.0, "gold")
+        who = extract_actors(nlp_full(sentence.text), sentence, decision, dictionary, None, article)
+        for field in ("actor1", "actor2", "assoc_actor1"):
+            actor = getattr(who, field)
+            got = actor.name if actor else None
+            agree, total = agree + (got == case[field]), total + 1
+            if got != case[field]:
+                report.append(f"{case['id']} {field}: expected {case[field]!r}, got {got!r}")
+    share = agree / total
+    assert share >= SEED_AGREEMENT_FLOOR, f"{agree}/{total} agree:\n" + "\n".join(report)
+
+
+@needs_model
+def test_quote_continuation_keeps_the_speaker(nlp_full, dictionary) -> None:
+    prefix = '"We will help," Kerry said. '
+    kerry = Actor(
+        "Kerry", "Government of the United States", "USA", "State forces", 1, 20, 25, "dictionary:kerry"
+    )
+    statement = Classification("s1", "statement", None, 1.0, "t")
+    previous = Event(
+        "e1",
+        "a1",
+        "s1",
+        0,
+        len(prefix) - 1,
+        statement,
+        kerry,
+        None,
+        None,
+        None,
+        None,
+        Casualties(0, 0),
+        None,
+        "",
+    )
+    text = '"This is their fight, but we are going to help them."'
+    article = _article(prefix + text)
+    sentence = Sentence("s2", "a1", 1, len(prefix), len(prefix) + len(text), text)
+    decision = Classification("s2", "statement", None, 1.0, "t")
+    who = extract_actors(nlp_full(text), sentence, decision, dictionary, previous, article)
+    assert who.actor1 is not None and who.actor1.text == "Kerry" and who.actor1.matched_by == "coreference:s1"
+    who = extract_actors(nlp_full(text), sentence, decision, dictionary, None, article)
+    assert who.actor1 is None  # no previous statement: "This" names nobody

@@ -19,7 +19,7 @@ from coder.errors import DataFileError
 from coder.records import Article
 
 if TYPE_CHECKING:
-    pass
+    from spacy.tokens import Doc
 
 SCHEMA_PATH = PROJECT_ROOT / "schemas" / "actors.schema.json"
 # Abbreviations with inner dots ("U.S.", "U.N.") stay one token; everything else splits on non-letters.
@@ -295,4 +295,31 @@ def _digest(actors_dir: Path, schema_path: Path) -> str:
     return sha.hexdigest()[:10]
 
 
-# --- finding actors in the parse ---------------------------------------------------------------------------
+# --- text helpers shared with the parse rules --------------------------------------------------------
+
+_HYPHENS = frozenset({"-", "\u2010", "\u2011"})
+
+
+def is_title_gap(gap: str) -> bool:
+    return len(gap.split()) <= 4 and not any(mark in gap for mark in ',;:"\u201c\u201d()')
+
+
+def join_hyphens(doc: Doc, start: int, end: int) -> tuple[int, int]:
+    """Grow a span over hyphen-joined words: the tokenizer splits "al-Maliki" and "al-Qaeda-linked",
+    and the parser may pick "al" as the head."""
+    while end + 1 < len(doc) and doc[end].text in _HYPHENS and not doc[end - 1].whitespace_:
+        if doc[end].whitespace_:
+            break
+        end += 2
+    while start >= 2 and doc[start - 1].text in _HYPHENS and not doc[start - 1].whitespace_:
+        if doc[start - 2].whitespace_:
+            break
+        start -= 2
+    return start, end
+
+
+def clean_text(text: str) -> str:
+    words = text.replace("\u2019", "'").split()
+    while len(words) > 1 and words[0].lower() in ("the", "a", "an", "some", "several"):
+        words = words[1:]
+    return " ".join(words).strip(" ,;:'\"")
