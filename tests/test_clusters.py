@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
 from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
@@ -13,7 +15,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coder.clusters import CLUSTER_COLUMNS, ClusterRules, cluster_events, haversine_km
+from coder.clusters import (
+    CLUSTER_COLUMNS,
+    NULLABLE_INTS,
+    ClusterRules,
+    cluster_events,
+    haversine_km,
+    parse_unique,
+)
+from coder.clusters.linkage import Extent, Merge, cluster_row
+from coder.clusters.rules import Event, compatibility, merge_order
 from coder.config import PROJECT_ROOT
 from coder.errors import DataFileError
 from coder.records import stable_id
@@ -298,3 +309,131 @@ def test_eval_script_lists_merges_with_their_reasons(tmp_path: Path) -> None:
     result = script.evaluate(tmp_path, RULES_FILE)
     assert (result["events"], result["clusters"], result["merged_clusters"]) == (3, 2, 1)
     assert "merged a + b: types compatible: airstrike ~ bombing" in script.to_text(result)
+
+
+# --- stop-actors ---------------------------------------------------------------------------------
+
+
+def test_stop_actors_are_not_shared_and_do_not_count_as_named(rules: ClusterRules) -> None:
+    """Statements need a shared named speaker: junk 'speakers' must not provide one."""
+    said = {"event_type": "statement", "article_id": "art"}
+    for junk in ("I", "broadcasters", "At least 19", "This “threat", "al"):
+        assert not merged(event("a", **said, actor1=junk), event("b", **said, actor1=junk.lower()), rules)
+    real = "1920 Revolution Brigades"
+    assert merged(event("a", **said, actor1=real), event("b", **said, actor1=real.lower()), rules)
+    # junk on one side of a violent event does not contradict a real actor: that side names nobody
+    assert merged(event("a", actor1="air"), event("b", actor1="ISIL"), rules)
+    assert not merged(event("a", actor1="Iraqi Air Force"), event("b", actor1="ISIL"), rules)
+
+
+def test_a_bad_stop_actor_pattern_is_a_data_file_error(tmp_path: Path) -> None:
+    data = json.loads(RULES_FILE.read_text(encoding="utf-8"))
+    data["stop_actors"]["value"]["patterns"] = ["(unclosed"]
+    bad = tmp_path / "clusters.json"
+    bad.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(DataFileError, match="stop_actors"):
+        ClusterRules.load(bad)
+
+
+# --- the grid equals asking every pair ------------------------------------------------------------
+
+
+def reference_table(frame: pd.DataFrame, rules: ClusterRules) -> pd.DataFrame:
+    """All pairs through ``compatibility``, merged strongest first with a full span check each time."""
+    parsed, locations = parse_unique(frame, rules)
+    found = [
+        Merge(a.event_id, b.event_id, tuple(r), merge_order(a, b))
+        for a, b in itertools.combinations(parsed, 2)
+        if (r := compatibility(a, b, rules)) is not None
+    ]
+    parent = {e.event_id: e.event_id for e in parsed}
+    extent = {e.event_id: Extent.of(e) for e in parsed}
+
+    def root(x: str) -> str:
+        return x if parent[x] == x else root(parent[x])
+
+    kept = []
+    for m in sorted(found, key=lambda m: (m.order, m.a, m.b)):
+        ra, rb = root(m.a), root(m.b)
+        joined = extent[ra].join(extent[rb])
+        pairs = itertools.combinations(sorted(joined.points), 2)
+        if ra == rb or not joined.fits_days(rules):
+            continue
+        if any(haversine_km(*p, *q) > joined.max_km(rules) for p, q in pairs):
+            continue
+        parent[max(ra, rb)], extent[min(ra, rb)] = min(ra, rb), joined
+        kept.append(m)
+    rows = []
+    for top in sorted({root(e.event_id) for e in parsed}):
+        members = [e for e in parsed if root(e.event_id) == top]
+        edges = sorted((m for m in kept if root(m.a) == top), key=lambda m: (m.a, m.b))
+        rows.append(cluster_row(members, edges, locations[min(members, key=Event.rank).event_id], rules))
+    table = pd.DataFrame(rows, columns=list(CLUSTER_COLUMNS)).astype(NULLABLE_INTS)
+    table = table.sort_values(["date_first", "event_cluster_id"], na_position="last", kind="stable")
+    return table.reset_index(drop=True)
+
+
+maybe = st.none() | st.just(1) | st.just(2) | st.just(3) | st.just(7)
+wild_event = st.builds(
+    lambda i, kind, day, km, east, gp, tp, iso3, actor, gr, dr: event(
+        f"w{i}",
+        event_type=kind,
+        event_date=None if day is None else date(2014, 1, 1) + timedelta(days=day),
+        time_precision=tp,
+        latitude=None if km is None else north(km),
+        longitude=None if km is None else RAMADI[1] + east,
+        geo_precision=gp,
+        iso3=iso3,
+        actor1=actor,
+        geo_reason=gr,
+        date_reason=dr,
+        article_id=f"art{i % 3}",
+    ),
+    st.integers(0, 60),
+    st.sampled_from(["airstrike", "bombing", "armed_clash", "statement"]),
+    st.none() | st.integers(0, 40),
+    st.none() | st.floats(0, 260),
+    st.floats(-0.5, 0.5),
+    maybe,
+    maybe,
+    st.sampled_from([None, "IRQ", "SYR", ""]),
+    st.sampled_from([None, "ISIL", "Iraqi Air Force", "i", "al"]),
+    st.sampled_from([None, "named in sentence", "inherited from article"]),
+    st.sampled_from([None, "publication date", "explicit date (x)", "relative to publication (weekday)"]),
+)
+rule_variant = st.fixed_dictionaries(
+    {
+        "unknown_date_compatible": st.booleans(),
+        "unknown_location_compatible": st.booleans(),
+        "unknown_actors_compatible": st.booleans(),
+        "min_strong_fields": st.integers(0, 2),
+        "max_span_km": st.sampled_from([math.inf, 30.0, 200.0]),
+    }
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(wild_event, max_size=25, unique_by=lambda r: r["event_id"]), rule_variant)
+def test_the_grid_gives_exactly_the_all_pairs_clusters(rows: list[dict[str, Any]], variant: Any) -> None:
+    rules = replace(ClusterRules.load(RULES_FILE), **variant)
+    frame = pd.DataFrame(rows, columns=list(event("x")))
+    _, fast = cluster_events(frame, rules)
+    pd.testing.assert_frame_equal(fast, reference_table(frame, rules))
+
+
+def test_the_grid_equals_all_pairs_on_a_dense_synthetic_feed() -> None:
+    """A few hundred events in few towns and weeks: many candidate pairs, many refused chains."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "eval_clusters", PROJECT_ROOT / "scripts" / "eval_clusters.py"
+    )
+    assert spec is not None and spec.loader is not None
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    frame = script.synthetic_events(400, seed=3)
+    frame["event_date"] = [date(2014, 1, 1) + timedelta(days=k % 20) for k in range(len(frame))]
+    rules = ClusterRules.load(RULES_FILE)
+    _, fast = cluster_events(frame, rules)
+    assert (fast["n_events"] > 1).sum() > 5
+    pd.testing.assert_frame_equal(fast, reference_table(frame, rules))
