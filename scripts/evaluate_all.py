@@ -148,7 +148,7 @@ def update_card(card: Path, summary: dict[str, Any]) -> None:
         "",
         f"Model `{summary['model']}`, policy `{summary['policy']}`, rules `{summary['rules']}`.",
         "Hybrid = model first pass, spaCy parse, rules, policy (`pipeline.classify_texts`); planned,",
-        "negated, threatened and hypothetical events count as `none`. Per type: P/R (support).",
+        "background, negated, threatened and hypothetical events count as `none`. Per type: P/R (support).",
         "",
         "| set | n | hybrid macro-F1 | model-alone macro-F1 | " + " | ".join(EVENT_TYPES) + " |",
         "|" + "---|" * (len(EVENT_TYPES) + 4),

@@ -14,7 +14,7 @@ from coder.classify.decide import POLICY_FILE, Policy, not_coded, quoted_speech,
 from coder.classify.rules import RuleSet
 from coder.config import PROJECT_ROOT
 from coder.errors import DataFileError
-from coder.records import EVENT_TYPES, MODALITIES, RuleMatch, Sentence
+from coder.records import EVENT_TYPES, MODALITIES, Classification, RuleMatch, Sentence
 
 RULES_DIR = PROJECT_ROOT / "seeds" / "rules"
 GOLD_DIR = PROJECT_ROOT / "seeds" / "gold"
@@ -248,3 +248,93 @@ def test_policy_is_deterministic(tmp_path: Path, nlp_full) -> None:  # type: ign
     matches = RULES.match(doc, sentence)
     again = Policy.load(tmp_path).decide(sentence, doc, matches, NEUTRAL, VERSION)
     assert POLICY.decide(sentence, doc, matches, NEUTRAL, VERSION) == again
+
+
+# -- round 3: background, running quotes, seizures, stances, planned transfers -------------------------
+
+BACKGROUND = [
+    "The two cities in the province were once strongholds for militants battling US troops.",
+    "Fallujah was the site of a major US offensive against Sunni militants in 2004.",
+    "The army has been fighting the insurgency for more than a decade.",
+    "Rebels shelled the town two decades ago, residents recall.",
+]
+
+
+@pytest.mark.parametrize("text", BACKGROUND)
+def test_history_and_context_are_background(nlp_full, text: str) -> None:  # type: ignore[no-untyped-def]
+    row = _decide(nlp_full, text, scores(none=0.1, armed_clash=0.5))
+    assert row.modality == "background", (row.event_type, row.coded_by)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Rebels shelled the regional capital for the first time in a year on Sunday.",
+        "Militants once again attacked the army base near Kandahar on Monday.",
+        "Gunmen stormed a police station two days ago, killing four officers.",
+        "It was the worst fighting in the city since 2014, residents said.",
+    ],
+)
+def test_news_with_periods_stays_asserted(nlp_full, text: str) -> None:  # type: ignore[no-untyped-def]
+    row = _decide(nlp_full, text, scores(none=0.1, armed_clash=0.5))
+    assert row.event_type != "none" and row.modality == "asserted", (row.event_type, row.modality)
+
+
+def test_running_quote_stays_a_statement(nlp_full) -> None:  # type: ignore[no-untyped-def]
+    text = "We are not contemplating putting boots on the ground."
+    doc, sentence = nlp_full(text), _sentence(text)
+    quoted = Classification("s0", "statement", "Statement", 0.7, f"rule:{POLICY.quote_rule}")
+    args = (sentence, doc, RULES.match(doc, sentence), scores(none=0.6), VERSION)
+    assert POLICY.decide(*args).event_type == "none"
+    row = POLICY.decide(*args, previous=quoted)
+    assert (row.event_type, row.modality) == ("statement", "asserted")
+    after_event = Classification("s0", "bombing", None, 0.9, "rule:x")
+    assert POLICY.decide(*args, previous=after_event).event_type == "none"
+
+
+def test_running_quote_needs_the_first_person(nlp_full) -> None:  # type: ignore[no-untyped-def]
+    text = "The city has a particular resonance for the US military."
+    doc, sentence = nlp_full(text), _sentence(text)
+    quoted = Classification("s0", "statement", "Statement", 0.7, f"rule:{POLICY.quote_rule}")
+    row = POLICY.decide(sentence, doc, RULES.match(doc, sentence), scores(none=0.6), VERSION, previous=quoted)
+    assert row.event_type == "none"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Customs officers intercepted a shipment of rocket launchers hidden in a container.",
+        "Police seized a large cache of weapons and ammunition at a checkpoint.",
+        "Soldiers confiscated mortar shells and grenades from the smugglers.",
+    ],
+)
+def test_seized_weapons_are_no_event(nlp_full, text: str) -> None:  # type: ignore[no-untyped-def]
+    for top in ("bombing", "arms_transfer"):
+        row = _decide(nlp_full, text, scores(none=0.3, **{top: 0.45}))
+        assert row.event_type == "none", (top, row.coded_by)
+
+
+def test_a_clash_beside_a_seizure_is_kept(nlp_full) -> None:  # type: ignore[no-untyped-def]
+    row = _decide(nlp_full, "Troops seized rifles after a fierce gun battle with militants on Monday.")
+    assert row.event_type == "armed_clash", row.coded_by
+
+
+def test_a_stance_on_an_event_is_a_statement(nlp_full) -> None:  # type: ignore[no-untyped-def]
+    row = _decide(
+        nlp_full, "The Chinese foreign ministry said Beijing firmly opposed the arms sale to Taiwan."
+    )
+    assert row.event_type == "statement", row.coded_by
+
+
+@pytest.mark.parametrize(
+    ("text", "modality"),
+    [
+        ("The United States will supply arms to Israel.", "planned"),
+        ("Russia agreed to send S-300 missiles to Iran.", "planned"),
+        ("Russia delivered two batteries of air-defence missiles to Syria last month.", "asserted"),
+        ("Georgian demonstrators received weapons from the Georgian government.", "asserted"),
+    ],
+)
+def test_promised_transfers_are_planned(nlp_full, text: str, modality: str) -> None:  # type: ignore[no-untyped-def]
+    row = _decide(nlp_full, text, scores(none=0.3, arms_transfer=0.4))
+    assert (row.event_type, row.modality) == ("arms_transfer", modality), row.coded_by

@@ -8,7 +8,10 @@ each entry with a why. The policy, in order:
    no recall, so it errs towards parsing.
 2. **Vetoes**: a statement match whose speaker is a media outlet ("Al Jazeera said",
    "BBC reported") is dropped; an arms-transfer match in a sentence about seized or
-   intercepted weapons is dropped; a bombing match governed by "defused/found" is dropped.
+   intercepted weapons is dropped; a bombing match governed by "defused/found" is dropped;
+   any event match inside the object of a seizure ("intercepted a shipment of *rocket*
+   launchers") is dropped, and so is a model-only ``interdiction.model_types`` event in
+   a sentence whose main verb is a seizure.
 3. **Precedence**: any event rule beats the statement rule ("a bomb exploded, police
    said" is a bombing); among event rules an asserted one beats a framed one, then the
    higher precision wins, ties broken by ``sub_event_priority`` (more specific first).
@@ -17,7 +20,9 @@ each entry with a why. The policy, in order:
    A statement rule yields to a model event type scoring >= ``event_over_statement``.
    A sentence that opens with a quote mark or leaves a quote open or closed
    (``quoted_speech``) continues a speaker's quote: a statement, unless the model
-   gives an event type >= ``event_over_statement``.
+   gives an event type >= ``event_over_statement``. So does a sentence without quote
+   marks that speaks in the first person right after a statement (``previous``): a
+   running quote ("“We are not contemplating returning. We are not putting boots ...").
    Otherwise the model decides: ``none`` when P(none) >= ``none`` or the most likely
    event type's probability is below ``min_event_probability``, else that type
    (sub-type from ``default_sub_event_type``). An event framed as
@@ -26,9 +31,10 @@ each entry with a why. The policy, in order:
 5. **Provenance**: ``coded_by`` is ``rule:<id>``, ``rule+model:<id>`` (the model's top
    type agrees) or ``model:<version>``; ``confidence`` is the rule's precision (or the
    model's probability when higher and agreeing) or the model's probability.
-6. **Modality**: cues on the trigger and the words governing it give "negated",
-   "hypothetical", "threatened" or "planned"; otherwise "asserted". Only asserted
-   events become event rows; the others keep their type on the sentence row.
+6. **Modality** (``coder.classify.modality``): cues on the trigger and the words governing
+   it give "negated", "hypothetical", "threatened", "planned" or "background" (history and
+   context: "were once strongholds", "an offensive in 2004"); otherwise "asserted". Only
+   asserted events become event rows; the others keep their type on the sentence row.
    Statements are asserted even with future content ("we will help them"), unless
    the speech verb itself is negated.
 """
@@ -43,6 +49,7 @@ from typing import TYPE_CHECKING, Any
 
 import jsonschema
 
+from coder.classify.modality import ModalityReader, governors
 from coder.classify.rules import RuleSet
 from coder.config import PROJECT_ROOT
 from coder.errors import DataFileError
@@ -53,12 +60,11 @@ if TYPE_CHECKING:
 
 POLICY_FILE = "policy.json"
 DEFAULT_SCHEMA = PROJECT_ROOT / "schemas" / "policy.schema.json"
-# Order decides which cue wins when one word carries several (a negated plan is negated).
-MODALITY_ORDER = ("negated", "hypothetical", "threatened", "planned")
-CUE_DEPS = frozenset({"neg", "aux", "auxpass", "mark", "det", "amod", "advmod", "prt"})
 SPEAKER_DEPS = frozenset({"nsubj", "nsubjpass"})
-# Words that make an adverbial clause a condition on the event it modifies (grammar, not tuning).
-CONDITIONAL_MARKS = frozenset({"if", "unless", "should", "whether"})
+# How a seized thing hangs off the seizing verb or noun (grammar, not tuning): "seized *weapons*",
+# "weapons *were seized*", "the seizure *of* rockets".
+SEIZED_VERB_DEPS = frozenset({"dobj", "nsubjpass", "oprd"})
+SEIZED_NOUN_DEPS = frozenset({"prep", "compound", "poss"})
 NO_SPEAKER = frozenset({"no", "nobody", "none", "noone"})
 OPENING_QUOTES = '“"«'
 CLOSING_QUOTES = '”"»'
@@ -101,9 +107,12 @@ class Policy:
     media_re: re.Pattern[str]
     arms_interdiction: frozenset[str]
     disrupted_attack: frozenset[str]
-    cues: dict[str, frozenset[str]]
-    transparent: frozenset[str]
+    modality: ModalityReader
     statement_over: frozenset[str]
+    interdiction: frozenset[str]
+    interdiction_model_types: frozenset[str]
+    stance: frozenset[str]
+    first_person: frozenset[str]
     quote_rule: str = "statement.quoted_speech.v1"
     quote_precision: float = 0.7
 
@@ -127,11 +136,19 @@ class Policy:
             media_re=re.compile(r"\b(?:" + "|".join(re.escape(m) for m in media) + r")\b"),
             arms_interdiction=frozenset(data["arms_interdiction_lemmas"]["value"]),
             disrupted_attack=frozenset(data["disrupted_attack_lemmas"]["value"]),
-            cues={name: frozenset(modality[name]["value"]) for name in MODALITY_ORDER},
-            transparent=frozenset(modality["transparent"]["value"]),
+            modality=ModalityReader.from_dict(modality, data["background"]),
             statement_over=frozenset(data["statement_over_modalities"]["value"]),
-            **_quote_fields(data.get("quoted_speech")),
+            interdiction=frozenset(data["interdiction"]["lemmas"]["value"]),
+            interdiction_model_types=frozenset(data["interdiction"]["model_types"]["value"]),
+            stance=frozenset(data["stance_lemmas"]["value"]),
+            first_person=frozenset(data["quoted_speech"]["first_person"]["value"]),
+            **_quote_fields(data["quoted_speech"]),
         )
+
+    @property
+    def cues(self) -> dict[str, frozenset[str]]:
+        """Cue words of each modality other than 'asserted'."""
+        return self.modality.cues
 
     def needs_parse(self, text: str, scores: dict[str, float], rules: RuleSet) -> bool:
         """True when a rule might match or the model is not sure enough that nothing happens."""
@@ -146,10 +163,14 @@ class Policy:
         matches: list[RuleMatch],
         scores: dict[str, float],
         model_version: str,
+        *,
+        previous: Classification | None = None,
     ) -> Classification:
-        """One Classification for a parsed sentence (see the module docstring for the policy)."""
+        """One Classification for a parsed sentence (see the module docstring for the policy);
+        ``previous`` is the decision on the sentence before it in the same article, if any."""
         kept = [m for m in matches if not self._vetoed(m, doc, sentence)]
-        choice, modality = self._choose(kept, scores, model_version, doc, sentence)
+        in_quote = quoted_speech(sentence.text) or self._running_quote(doc, previous)
+        choice, modality = self._choose(kept, scores, model_version, doc, sentence, in_quote)
         match = choice.match
         return Classification(
             sentence_id=sentence.sentence_id,
@@ -172,6 +193,7 @@ class Policy:
         model_version: str,
         doc: Doc,
         sentence: Sentence,
+        in_quote: bool,
     ) -> tuple[_Choice, str]:
         """The accepted rule of highest rank, preferring an asserted event; else the model."""
         accepted = [m for m in self._ranked(matches) if self._accepted(m, scores)]
@@ -183,12 +205,14 @@ class Policy:
             return self._rule_choice(best[0], scores), best[1]
         if statement is not None and not self._event_beats_statement(_top_event(scores)):
             return self._rule_choice(statement, scores), self._modality(statement, doc, sentence)
-        if quoted_speech(sentence.text) and not self._event_beats_statement(_top_event(scores)):
+        if in_quote and not self._event_beats_statement(_top_event(scores)):
             return self._quote_choice(scores), "asserted"
-        choice = self._model_choice(scores, model_version)
         root = _root(doc)
-        modality = self.modality_of(root) if choice.event_type != "none" and root is not None else "asserted"
-        return choice, modality
+        choice = self._model_choice(scores, model_version, root)
+        # Statements are asserted even with future content; the model names no speech verb to negate.
+        if choice.event_type in ("none", "statement") or root is None:
+            return choice, "asserted"
+        return choice, self.modality_of(root)
 
     def _accepted(self, match: RuleMatch, scores: dict[str, float]) -> bool:
         support = float(scores.get(match.event_type, 0.0))
@@ -230,7 +254,9 @@ class Policy:
         coded_by = f"{'rule+model' if agrees else 'rule'}:{self.quote_rule}"
         return _Choice("statement", self.default_sub_event_type.get("statement"), confidence, coded_by, None)
 
-    def _model_choice(self, scores: dict[str, float], model_version: str) -> _Choice:
+    def _model_choice(
+        self, scores: dict[str, float], model_version: str, root: Token | None = None
+    ) -> _Choice:
         p_none = float(scores.get("none", 0.0))
         top = _top_event(scores)
         coded_by = f"model:{model_version}"
@@ -238,6 +264,7 @@ class Policy:
             top is None
             or p_none >= self.thresholds["none"]
             or top[1] < self.thresholds.get("min_event_probability", 0.0)
+            or (top[0] in self.interdiction_model_types and self._seizure(root))
         ):
             return _Choice("none", None, p_none, coded_by, None)
         event_type, probability = top
@@ -249,11 +276,46 @@ class Policy:
         trigger = _trigger_token(match, doc, sentence)
         if match.event_type == "statement":
             return trigger is None or self._media_speaker(trigger)
+        if trigger is not None and (self._seized(trigger) or self._stance_object(trigger)):
+            return True
         if match.event_type == "arms_transfer":
             return any(t.lemma_.lower() in self.arms_interdiction for t in doc)
         if match.event_type == "bombing" and trigger is not None:
-            return any(t.lemma_.lower() in self.disrupted_attack for t in _governors(trigger))
+            return any(t.lemma_.lower() in self.disrupted_attack for t in governors(trigger))
         return False
+
+    def _seizure(self, token: Token | None) -> bool:
+        return token is not None and token.lemma_.lower() in self.interdiction
+
+    def _seized(self, trigger: Token) -> bool:
+        """Is the trigger inside what was seized ('intercepted a shipment of *rocket* launchers')?
+        A clause beside the seizure ('seized weapons after a *clash*') is not."""
+        child = trigger
+        for token in governors(trigger):
+            if self._seizure(token):
+                deps = SEIZED_NOUN_DEPS if token.pos_ in ("NOUN", "PROPN") else SEIZED_VERB_DEPS
+                return child.dep_ in deps
+            child = token
+        return False
+
+    def _stance_object(self, trigger: Token) -> bool:
+        """Is the event what someone takes a stance on ('opposed the arms *sale*', 'condemned the
+        *attack*')? The sentence reports the stance, a statement, not the event."""
+        child = trigger
+        for token in governors(trigger):
+            if token.pos_ in ("VERB", "AUX"):
+                return token.lemma_.lower() in self.stance and child.dep_ == "dobj"
+            child = token
+        return False
+
+    def _running_quote(self, doc: Doc, previous: Classification | None) -> bool:
+        """A first-person sentence without quote marks right after a statement continues its quote."""
+        if previous is None or previous.event_type != "statement":
+            return False
+        if any(ch in doc.text for ch in OPENING_QUOTES + CLOSING_QUOTES):
+            return False
+        # 'US' (the country) is not 'us'; 'I' is the one first-person word written in capitals.
+        return any(t.lower_ in self.first_person and (t.text == "I" or not t.is_upper) for t in doc)
 
     def _media_speaker(self, verb: Token) -> bool:
         """Is the speaker a media outlet (attribution, not a statement), or is there no speaker at all?"""
@@ -272,57 +334,15 @@ class Policy:
         if trigger is None:
             return "asserted"
         if match.event_type == "statement":
-            return "negated" if self._cue(trigger, own_lemma=False) == "negated" else "asserted"
-        return self.modality_of(trigger)
+            return self.modality.of_statement(trigger)
+        return self.modality.of(trigger)
 
     def modality_of(self, trigger: Token) -> str:
-        """The framing of the event whose trigger is ``trigger``: nearest cue on its head chain wins.
-
-        A condition clause ('if talks fail') counts only when no word cue is found, because
-        threats and plans usually carry conditions ('threatened to strike if ...').
-        """
-        chain = self._frame_chain(trigger)
-        for token in chain:
-            cue = self._cue(token, own_lemma=token is not trigger)
-            if cue is not None:
-                return cue
-        return "hypothetical" if any(self._conditional_clause(t) for t in chain) else "asserted"
-
-    def _frame_chain(self, trigger: Token) -> list[Token]:
-        """The trigger and its governors up to the first attribution verb (which is transparent)."""
-        chain = [trigger]
-        for token in _governors(trigger):
-            if token.lemma_.lower() in self.transparent:
-                break
-            chain.append(token)
-        return chain
-
-    def _cue(self, token: Token, own_lemma: bool) -> str | None:
-        cue_words = [c for c in token.children if c.dep_ in CUE_DEPS]
-        # "No bombs exploded": the negation sits on the subject of the trigger verb.
-        cue_words += [
-            g for c in token.children if c.dep_ in SPEAKER_DEPS for g in c.children if g.dep_ == "det"
-        ]
-        words = [c.lower_ for c in cue_words] + [c.lemma_.lower() for c in cue_words]
-        if own_lemma:
-            words.append(token.lemma_.lower())
-        for modality in MODALITY_ORDER:
-            if any(w in self.cues[modality] for w in words):
-                return modality
-        return None
-
-    def _conditional_clause(self, token: Token) -> bool:
-        """'..., should officials ask' / 'if talks fail' hanging off the event makes it a consequent."""
-        for clause in (c for c in token.children if c.dep_ == "advcl"):
-            marks = {c.lower_ for c in clause.children if c.dep_ in ("mark", "aux", "advmod")}
-            if marks & CONDITIONAL_MARKS:
-                return True
-        return False
+        """The framing of the event whose trigger is ``trigger`` (see ``coder.classify.modality``)."""
+        return self.modality.of(trigger)
 
 
-def _quote_fields(entry: dict[str, Any] | None) -> dict[str, Any]:
-    if entry is None:
-        return {}  # an older policy file: the defaults of ``Policy``
+def _quote_fields(entry: dict[str, Any]) -> dict[str, Any]:
     return {"quote_rule": str(entry["rule_id"]), "quote_precision": float(entry["precision"])}
 
 
@@ -347,15 +367,6 @@ def _speakers(verb: Token) -> list[Token]:
     return [child for child in verb.head.children if child.dep_ in SPEAKER_DEPS]
 
 
-def _governors(token: Token) -> list[Token]:
-    """The words above ``token`` in the parse, nearest first."""
-    chain: list[Token] = []
-    while token.head is not token and len(chain) < 50:
-        token = token.head
-        chain.append(token)
-    return chain
-
-
 def _trigger_token(match: RuleMatch | None, doc: Doc, sentence: Sentence) -> Token | None:
     if match is None:
         return None
@@ -365,7 +376,7 @@ def _trigger_token(match: RuleMatch | None, doc: Doc, sentence: Sentence) -> Tok
 
 
 def _root(doc: Doc) -> Token | None:
-    roots = [t for t in doc if t.head is t]
+    roots = [t for t in doc if t.head.i == t.i]
     return roots[0] if roots else None
 
 
