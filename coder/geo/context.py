@@ -1,0 +1,118 @@
+"""Toponyms without a parse (gazetteer matching of capitalised n-grams) and the article's context."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass, replace
+
+from coder.geo.index import Gazetteer, PlaceCandidate, rank_candidates
+from coder.geo.names import normalise_name
+from coder.geo.rules import GeoRules
+from coder.records import Article, Sentence
+
+_WORD_RE = re.compile(r"\w[\w'’-]*")
+_CAP = r"(?:[A-Z]|(?:al|el|ad|ar|as|an|az|ash|ez)-[A-Z])[\w'’-]*"  # "Fallujah", "al-Qaim"
+# Runs of capitalised words, lower-case articles allowed inside: "Deir ez Zor", "Balad Ruz", "Bab al-Hawa".
+_RUN_RE = re.compile(rf"{_CAP}(?:[ -]+(?:(?:al|el|ad|ar|as|an|at|az|ez|ash|de|del|la|le|du)[ -]+)*{_CAP})*")
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A toponym and the place chosen for it (offsets into the article, or into the text searched)."""
+
+    text: str
+    start: int
+    end: int
+    place: PlaceCandidate
+    candidates: tuple[PlaceCandidate, ...] = ()
+    relative: str | None = None  # the id of the relative-phrase cue that fired, if any
+    locative: bool = True  # the object of "in", "at", "near", ...
+
+
+def find_toponyms(text: str, gazetteer: Gazetteer) -> list[Mention]:
+    """Longest-first gazetteer matches of capitalised n-grams, left to right (no spaCy, so cheap)."""
+    found = []
+    for run in _RUN_RE.finditer(text):
+        words = list(_WORD_RE.finditer(text, run.start(), run.end()))
+        i = 0
+        while i < len(words):
+            hit, width = _longest_hit(text, words, i, gazetteer)
+            found += [hit] if hit else []
+            i += width
+    return found
+
+
+def _longest_hit(text: str, words: list[re.Match[str]], i: int, gz: Gazetteer) -> tuple[Mention | None, int]:
+    rules = gz.rules
+    for n in range(min(rules.max_ngram, len(words) - i), 0, -1):
+        start = words[i].start()
+        phrase = re.sub(r"['’]s$", "", text[start : words[i + n - 1].end()])
+        key = normalise_name(phrase)
+        if len(key) < rules.min_name_length or key in rules.stop_keys or key in rules.demonyms:
+            continue
+        if candidates := gz.lookup(phrase):
+            return Mention(phrase, start, start + len(phrase), candidates[0], tuple(candidates)), n
+    return None, 1
+
+
+@dataclass(frozen=True)
+class ArticleContext:
+    """The article's dominant country and main place, for disambiguation and inheritance.
+
+    ``main`` is the first mention of the most-mentioned town (else province) in the dominant country, in
+    article offsets (-1 when it is in the title only).
+    """
+
+    country_iso3: str | None = None
+    country_place: PlaceCandidate | None = None
+    main: Mention | None = None
+    mentions: tuple[tuple[str, int], ...] = ()  # (gazetteer id, count), most mentioned first
+
+
+def article_context(article: Article, sentences: list[Sentence], gazetteer: Gazetteer) -> ArticleContext:
+    """Toponyms of title + codable sentences by gazetteer matching; dominant country by votes; main place."""
+    rules, hits, evidence = gazetteer.rules, [], []  # evidence: (article offset, iso3 or None)
+    for offset, text in _context_texts(article, sentences):
+        for hit in find_toponyms(text, gazetteer):
+            hits.append(replace(hit, start=offset + hit.start if offset >= 0 else -1))
+            evidence.append((offset + hit.start, country_evidence(hit.place, rules)))
+        # Demonyms ("Iraqi forces") are the commonest country evidence in conflict news.
+        keys = [(w.start(), normalise_name(w.group())) for w in _WORD_RE.finditer(text)]
+        evidence += [(offset + at, rules.demonyms.get(k) or rules.demonyms.get(k[:-1])) for at, k in keys]
+    votes = Counter(iso3 for _, iso3 in sorted(evidence, key=lambda e: e[0]) if iso3)  # ties: first seen
+    if not votes:
+        return ArticleContext()
+    return _main_place(votes.most_common(1)[0][0], hits, gazetteer)
+
+
+def _context_texts(article: Article, sentences: list[Sentence]) -> list[tuple[int, str]]:
+    title = [(-1, article.title)] if article.title else []
+    codable = [(s.start_char, s.text) for s in sentences if s.boilerplate is None]
+    return title + (codable or [(0, article.text)])
+
+
+def plausible(top: PlaceCandidate, context: ArticleContext, rules: GeoRules) -> bool:
+    """A small village abroad, named in an article about another country, is more likely an unknown local."""
+    return context.country_iso3 in (None, top.iso3) or country_evidence(top, rules) is not None
+
+
+def country_evidence(top: PlaceCandidate, rules: GeoRules) -> str | None:
+    """Only entries unlikely to be accidental matches (small villages called "Police") vote for a country."""
+    if top.kind in ("country", "admin1", "local") or top.population >= rules.context_min_population:
+        return top.iso3
+    return None
+
+
+def _main_place(iso3: str, hits: list[Mention], gazetteer: Gazetteer) -> ArticleContext:
+    counts: Counter[str] = Counter()
+    first: dict[str, Mention] = {}
+    country_place = gazetteer.country(iso3)
+    for hit in hits:
+        top = rank_candidates(list(hit.candidates), iso3)[0]
+        if top.iso3 == iso3 and top.kind != "country":
+            counts[top.gazetteer_id] += 1
+            first.setdefault(top.gazetteer_id, replace(hit, place=top, end=hit.start + len(hit.text)))
+    ranked = sorted(counts, key=lambda g: (first[g].place.kind == "admin1", -counts[g]))
+    main = first[ranked[0]] if ranked else None
+    return ArticleContext(iso3, country_place, main, tuple((g, counts[g]) for g in ranked))

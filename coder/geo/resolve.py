@@ -1,0 +1,200 @@
+"""The place of one sentence: its toponyms (spaCy entities, else gazetteer matches) or the article's.
+
+ACLED precision: 1 the named town, 2 near / part of it, 3 province (at its capital) or country only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from coder.geo.context import ArticleContext, Mention, country_evidence, find_toponyms, plausible
+from coder.geo.index import Gazetteer, rank_candidates
+from coder.geo.names import normalise_name
+from coder.geo.rules import GeoRules
+from coder.records import Place, Sentence
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc, Span
+
+_LOCATIVE = frozenset({"in", "at", "near", "outside", "inside", "into", "across", "around", "on", "of"})
+# A neighbourhood is more specific than its town ("Baghdad's Shaab district"), a town than a province.
+_LEVEL = {"local": 0, "city": 1, "admin1": 2, "country": 3}
+
+
+def resolve_place(
+    doc: Doc,
+    sentence: Sentence,
+    context: ArticleContext,
+    gazetteer: Gazetteer,
+    *,
+    trigger: tuple[int, int] | None = None,
+) -> Place | None:
+    """The event's place: a toponym of the sentence (spaCy entities, else gazetteer matches) or the article's.
+
+    ``trigger`` (article offsets of the event's trigger) lets the place governing the event win: "shelling
+    of Homs ... clashes in Hama" codes the clashes at Hama. Among several toponyms one in the article's
+    country wins, then one attached to the trigger ("in/on/at X" on it or its verb), then the most specific;
+    a town that only locates another ("Balad Ruz, 70 km north-east of Baghdad") gives way to it; then
+    "in X"; then the one nearest the trigger (else the first). A province or country chosen so gives way to
+    a town named in it.
+    """
+    rules = gazetteer.rules
+    ents = [e for e in doc.ents if e.label_ in rules.entity_labels]
+    mentions = [m for e in ents if (m := _mention(e, sentence, context, gazetteer))]
+    if all(m.place.kind == "country" for m in mentions):  # spaCy often misses a town it has never seen
+        mentions += _ngram_mentions(sentence, context, gazetteer)
+    if not mentions:
+        return _inherit(context, rules, "inherited from article")
+    best = _choose(mentions, context, _TriggerLinks(doc, sentence.start_char, trigger))
+    country_only = best.place.kind == "country" and rules.country_only["inherit_when_in_article_country"]
+    if country_only and context.main is not None and context.main.place.iso3 == best.place.iso3:
+        return _inherit(context, rules, "inherited from article (sentence names only the country)")
+    return _to_place(best, rules)
+
+
+def _choose(mentions: list[Mention], context: ArticleContext, links: _TriggerLinks) -> Mention:
+    anchored = any(m.relative is None and m.place.kind in ("city", "local") for m in mentions)
+    home = context.country_iso3
+
+    def rank(m: Mention) -> tuple[bool, bool, int, bool, bool, int]:
+        return (
+            home not in (None, m.place.iso3),
+            not links.attached(m),
+            _LEVEL[m.place.kind],
+            bool(m.relative) and anchored,
+            not m.locative,
+            links.distance(m),
+        )
+
+    best = min(mentions, key=rank)
+    inside = [m for m in mentions if _LEVEL[m.place.kind] < _LEVEL[best.place.kind] and _within(m, best)]
+    return min(inside, key=rank) if inside else best
+
+
+def _within(inner: Mention, outer: Mention) -> bool:
+    """Whether ``inner`` lies in ``outer`` (a province or country): "in Idlib province ... in Ariha"."""
+    same_country = inner.place.iso3 == outer.place.iso3
+    return same_country and (outer.place.kind == "country" or inner.place.admin1 == outer.place.admin1)
+
+
+class _TriggerLinks:
+    """How a mention relates to the event trigger in the parse (no trigger, or no parse: nothing attaches).
+
+    A place is attached when it modifies the trigger itself ("the Aleppo bombing") or a locative preposition
+    joins it to the trigger or to the trigger's head ("airstrike on Aleppo", "clashes erupted in Hama",
+    "airstrike kills five in Idlib").
+    """
+
+    max_hops = 4  # place -> "in" -> verb, or place -> noun -> "on" -> trigger
+
+    def __init__(self, doc: Doc, sentence_start: int, trigger: tuple[int, int] | None):
+        self._doc, self._offset = doc, sentence_start
+        span = None if trigger is None else self._span(*trigger)
+        self._trigger = trigger
+        tokens = list(span) if span is not None and doc.has_annotation("DEP") else []
+        self._own = {t.i for t in tokens}
+        self._anchors = self._own | {t.head.i for t in tokens}
+
+    def _span(self, start: int, end: int) -> Span | None:
+        return self._doc.char_span(start - self._offset, end - self._offset, alignment_mode="expand")
+
+    def attached(self, m: Mention) -> bool:
+        span = self._span(m.start, m.end) if self._anchors and m.start >= 0 else None
+        if span is None:
+            return False
+        token, through_preposition = span.root, False
+        for hop in range(self.max_hops):
+            if token.head.i == token.i:
+                return False
+            token = token.head
+            if token.i in self._anchors and (through_preposition or (hop == 0 and token.i in self._own)):
+                return True
+            if through_preposition:  # the preposition hangs on another word: the place locates that
+                return False
+            through_preposition = token.lower_ in _LOCATIVE
+        return False
+
+    def distance(self, m: Mention) -> int:
+        if self._trigger is None or m.start < 0:
+            return 0
+        start, end = self._trigger
+        return max(start - m.end, m.start - end, 0)
+
+
+def _mention(ent: Span, sentence: Sentence, context: ArticleContext, gazetteer: Gazetteer) -> Mention | None:
+    rules, doc = gazetteer.rules, ent.doc
+    # "X province", "province of X"
+    around = [doc[i].lower_ for i in (ent.end, ent.start - 2) if 0 <= i < len(doc)]
+    province = any(w in rules.province_words for w in around + [t.lower_ for t in ent])
+    dropped = rules.province_words | rules.settlement_words | {"the", "'s", "’s"}
+    kept = [t for t in ent if t.lower_ not in dropped]
+    name = doc[kept[0].i : kept[-1].i + 1].text if kept else ""
+    if not kept or normalise_name(name) in rules.stop_keys:
+        return None
+    candidates = gazetteer.lookup(name, country_iso3=context.country_iso3)
+    if province:
+        candidates = [c for c in candidates if c.kind == "admin1"] or candidates
+    if not candidates or not plausible(candidates[0], context, rules):
+        return None
+    cue = _relative_cue(sentence.text, ent.start_char, ent.end_char, rules)
+    start = sentence.start_char + ent.start_char
+    return Mention(ent.text, start, start + len(ent.text), candidates[0], (), cue, _is_locative(ent))
+
+
+def _is_locative(ent: Span) -> bool:
+    """Whether the mention is the object of a locative preposition ("in X", "in the city of X")."""
+    doc, i = ent.doc, ent.start - 1
+    while i > 0 and doc[i].lower_ in {"the", "city", "town", "village", "province", "capital", "of"}:
+        if doc[i].lower_ == "of" and doc[i - 1].lower_ not in {"city", "town", "village", "province"}:
+            return True
+        i -= 1
+    return i >= 0 and doc[i].lower_ in _LOCATIVE
+
+
+def _relative_cue(text: str, start: int, end: int, rules: GeoRules) -> str | None:
+    before, after = text[max(0, start - 80) : start], text[end : end + 40]
+    hits = [cue for cue, pattern in rules.relative_before if pattern.search(before)]
+    hits += [cue for cue, pattern in rules.relative_after if pattern.search(after)]
+    return hits[0] if hits else None
+
+
+def _ngram_mentions(sentence: Sentence, context: ArticleContext, gazetteer: Gazetteer) -> list[Mention]:
+    """Gazetteer matches when spaCy found no town: in the article's country, or unlikely to be accidents."""
+    found = []
+    for hit in find_toponyms(sentence.text, gazetteer):
+        top = rank_candidates(list(hit.candidates), context.country_iso3)[0]
+        if top.iso3 == context.country_iso3 or country_evidence(top, gazetteer.rules):  # see plausible
+            cue = _relative_cue(sentence.text, hit.start, hit.end, gazetteer.rules)
+            at = sentence.start_char + hit.start
+            found.append(replace(hit, start=at, end=at + len(hit.text), place=top, relative=cue))
+    return found
+
+
+def _to_place(m: Mention, rules: GeoRules) -> Place:
+    p, where = m.place, (m.place.name, m.place.admin1)
+    if p.kind == "country":
+        where, precision, why = (p.name, None), int(rules.country_only["precision"]), "country only (capital)"
+    elif p.kind == "admin1":
+        where, precision, why = (p.seat or p.name, p.admin1), 3, "province only (provincial capital)"
+    else:
+        precision = 2 if m.relative else 1
+        why = f"near named place ({m.relative})" if m.relative else "named in sentence"
+    return Place(
+        location=where[0], admin1=where[1], country=p.country, iso3=p.iso3, latitude=p.latitude,
+        longitude=p.longitude, geo_precision=precision, geo_reason=why, place_text=m.text,
+        start_char=m.start if m.start >= 0 else None, end_char=m.end if m.start >= 0 else None,
+        gazetteer_id=p.gazetteer_id,
+    )  # fmt: skip
+
+
+def _inherit(context: ArticleContext, rules: GeoRules, reason: str) -> Place | None:
+    """The article's main place (else its country), never more precise than ``inherit_min_precision``."""
+    mention, country = context.main, context.country_place
+    if mention is None and country is not None:
+        mention = Mention(country.name, -1, -1, country)
+    if mention is None:
+        return None
+    place = _to_place(replace(mention, relative=None), rules)
+    why = reason if mention.place.kind in ("city", "local") else f"{reason}; {place.geo_reason}"
+    return replace(place, geo_precision=max(place.geo_precision, rules.inherit_min_precision), geo_reason=why)
