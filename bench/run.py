@@ -22,6 +22,7 @@ import json
 import os
 import platform
 import random
+import resource
 import subprocess
 import sys
 import tempfile
@@ -36,11 +37,10 @@ SENTENCES_PER_ARTICLE = 43
 def corpus_sentences(corpora: Path) -> list[str]:
     """Real news sentences to draw from (order fixed; sampling is seeded)."""
     sys.path.insert(0, str(ROOT))
-    from coder.ingest import iter_articles
-    from coder.segment import split_sentences
-
     from coder.config import Settings
+    from coder.ingest import iter_articles
     from coder.records import Article
+    from coder.segment import split_sentences
 
     pool: list[str] = []
     for item in iter_articles([ROOT / "seeds"], Settings()):
@@ -83,7 +83,7 @@ def write_corpus(pool: list[str], n_articles: int, out: Path, seed: int) -> int:
     return n_sentences
 
 
-def time_coder(corpus: Path, workdir: Path, engine: str, workers: int) -> dict[str, float]:
+def time_coder(corpus: Path, workdir: Path, engine: str, workers: int, processes: int) -> dict[str, float]:
     cmd = [
         sys.executable,
         "-m",
@@ -99,7 +99,7 @@ def time_coder(corpus: Path, workdir: Path, engine: str, workers: int) -> dict[s
         "--workers",
         str(workers),
     ]
-    return _timed_child(cmd)
+    return _timed_child(cmd, {"CODER_N_PROCESS": str(processes)})
 
 
 def time_spacy(corpus: Path, processes: int) -> dict[str, float]:
@@ -114,29 +114,47 @@ def time_spacy(corpus: Path, processes: int) -> dict[str, float]:
     return _timed_child([sys.executable, "-c", code, str(corpus)])
 
 
-def _timed_child(cmd: list[str]) -> dict[str, float]:
-    """Wall time and the peak total RSS of the child's whole process tree (sampled from /proc)."""
-    start = time.perf_counter()
+def _timed_child(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
+    """Wall and CPU time, and the peak memory of the child's whole process tree (sampled from /proc).
+
+    RSS sums every process's resident pages, so pages forked workers share copy-on-write count
+    once per process; PSS splits shared pages between the processes and is the honest total.
+    CPU seconds are reported because wall time on a shared machine depends on the neighbours.
+    """
+    start, cpu_start = time.perf_counter(), _children_cpu()
     with tempfile.TemporaryFile("w+") as err:
-        child = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err, text=True)
-        peak = 0
+        child = subprocess.Popen(
+            cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err, text=True, env=os.environ | (env or {})
+        )
+        peak = peak_pss = 0
         while child.poll() is None:
-            peak = max(peak, _tree_rss_kb(child.pid))
+            peak = max(peak, _tree_memory_kb(child.pid, "VmRSS:", "status"))
+            peak_pss = max(peak_pss, _tree_memory_kb(child.pid, "Pss:", "smaps_rollup"))
             time.sleep(0.2)
         seconds = time.perf_counter() - start
         if child.returncode != 0:
             err.seek(0)
             raise SystemExit(f"benchmark step failed: {' '.join(cmd[:6])}...\n{err.read()[-3000:]}")
-    return {"seconds": round(seconds, 2), "peak_rss_mb": round(peak / 1024, 1)}
+    return {
+        "seconds": round(seconds, 2),
+        "cpu_seconds": round(_children_cpu() - cpu_start, 2),
+        "peak_rss_mb": round(peak / 1024, 1),
+        "peak_pss_mb": round(peak_pss / 1024, 1),
+    }
 
 
-def _tree_rss_kb(pid: int) -> int:
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _tree_memory_kb(pid: int, field: str, source: str) -> int:
     total, todo = 0, [pid]
     while todo:
         current = todo.pop()
         try:
-            status = Path(f"/proc/{current}/status").read_text()
-            total += next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:"))
+            status = Path(f"/proc/{current}/{source}").read_text()
+            total += next(int(line.split()[1]) for line in status.splitlines() if line.startswith(field))
             for task in Path(f"/proc/{current}/task").iterdir():
                 todo += [int(c) for c in (task / "children").read_text().split()]
         except (OSError, StopIteration, ValueError):
@@ -149,7 +167,8 @@ def main() -> None:
     parser.add_argument("--corpora", type=Path, default=ROOT.parent / "shared" / "corpora")
     parser.add_argument("--articles", type=int, default=2000)
     parser.add_argument("--engine", choices=("local", "dask"), default="local")
-    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2, help="dask workers (--engine dask)")
+    parser.add_argument("--processes", type=int, default=2, help="forked coder processes (--engine local)")
     parser.add_argument("--spacy-processes", type=int, default=2)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--skip-spacy", action="store_true", help="time the coder only")
@@ -159,11 +178,19 @@ def main() -> None:
         workdir = Path(tmp)
         corpus = workdir / "corpus.jsonl"
         n_sentences = write_corpus(corpus_sentences(args.corpora), args.articles, corpus, args.seed)
-        coder_run = time_coder(corpus, workdir, args.engine, args.workers)
+        load_before = os.getloadavg()[0]
+        coder_run = time_coder(corpus, workdir, args.engine, args.workers, args.processes)
+        coder_run["load_average_before"] = round(load_before, 2)
         spacy_run = None if args.skip_spacy else time_spacy(corpus, args.spacy_processes)
     figures = summarise(args, n_sentences, coder_run, spacy_run)
     print(json.dumps(figures, indent=2))
-    out = ROOT / "bench" / "results" / f"{date.today().isoformat()}-{args.engine}-{args.articles}.json"
+    parallel = f"w{args.workers}" if args.engine == "dask" else f"p{args.processes}"
+    out = (
+        ROOT
+        / "bench"
+        / "results"
+        / f"{date.today().isoformat()}-{args.engine}-{parallel}-{args.articles}.json"
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
 
@@ -173,7 +200,8 @@ def summarise(args: argparse.Namespace, n_sentences: int, coder_run: dict, spacy
         "articles": args.articles,
         "sentences": n_sentences,
         "engine": args.engine,
-        "workers": args.workers,
+        "workers": args.workers if args.engine == "dask" else args.processes,
+        "batch_size": os.environ.get("CODER_BATCH_SIZE", "default"),
         "machine": f"{platform.machine()}, {os.cpu_count()} cpus, python {platform.python_version()}",
         "coder": coder_run
         | {

@@ -17,7 +17,7 @@ from typing import Any
 
 import pandas as pd
 
-from coder import __version__, pipeline, store, tables, validate
+from coder import __version__, local_pool, pipeline, store, tables, validate
 from coder.config import Settings
 from coder.errors import ConfigError, StrictModeRejects, ValidationFailed
 
@@ -43,11 +43,14 @@ class TableParts:
             )
 
     def frames(self, schemas_dir: Path) -> dict[str, pd.DataFrame]:
+        """The whole tables; the parts are released as each table is built, so the rows are
+        held once, not twice (parts + concatenation), through validation and writing."""
         out = {}
         for table in TABLES:
             columns = validate.load_schema(schemas_dir, table).names
-            parts = self.parts[table]
+            parts, self.parts[table] = self.parts[table], []
             frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+            del parts
             out[table] = frame.reindex(columns=columns)
         return out
 
@@ -74,12 +77,25 @@ class BuildOutcome:
 
 
 def code_inputs(
-    inputs: Sequence[Path], stages: pipeline.Stages, *, today: date | None = None
+    inputs: Sequence[Path],
+    stages: pipeline.Stages,
+    *,
+    today: date | None = None,
+    processes: int = 1,
 ) -> Iterator[pipeline.BatchResult]:
-    """Stream coded batches from input paths (the local engine)."""
+    """Stream coded batches from input paths, in input order (the local engine).
+
+    With ``processes`` > 1 whole batches are coded in forked worker processes: the parse
+    is only part of the cost (rules, actors, geo and dates are Python), so parallel
+    batches scale where a parallel ``nlp.pipe`` alone would not.
+    """
     items = pipeline.iter_inputs(inputs, stages, today=today)
-    for batch in pipeline.batched(items, stages.settings.batch_size):
-        yield pipeline.code_batch(batch, stages)
+    batches = pipeline.batched(items, stages.settings.batch_size)
+    if processes <= 1:
+        yield from (pipeline.code_batch(batch, stages) for batch in batches)
+        return
+    with local_pool.ForkedWorkers(pipeline.code_batch, stages, processes) as workers:
+        yield from workers.map_ordered(batches)
 
 
 def build_release(
@@ -128,7 +144,7 @@ def _results(
     today: date | None,
 ) -> Iterable[pipeline.BatchResult]:
     if engine == "local":
-        return code_inputs(inputs, stages, today=today)
+        return code_inputs(inputs, stages, today=today, processes=stages.settings.n_process)
     if engine == "dask":
         try:
             from coder import dask_engine

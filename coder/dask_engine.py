@@ -32,7 +32,7 @@ PLUGIN_NAME = "coder-stages"
 STAGES_ATTRIBUTE = "coder_stages"
 
 
-class StagesPlugin(WorkerPlugin):  # type: ignore[misc]
+class StagesPlugin(WorkerPlugin):
     """Loads the coder's stages once per worker process."""
 
     name = PLUGIN_NAME

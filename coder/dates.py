@@ -333,9 +333,7 @@ def _period(period: Mapping[str, Any]) -> Resolver:
     return resolve
 
 
-def resolve_date(
-    doc: Doc, sentence: Sentence, article: Article, rules: DateRules
-) -> EventDate | None:
+def resolve_date(doc: Doc, sentence: Sentence, article: Article, rules: DateRules) -> EventDate | None:
     """The event date of ``sentence`` (``doc`` is its parse), or None when nothing dates it.
 
     Order: an event-time phrase of the sentence; an anaphoric phrase against the

@@ -79,3 +79,7 @@ class StrictModeRejects(CoderError):
     """``--strict`` was given and the build rejected at least one input."""
 
     exit_code = 6
+
+
+class WorkerDied(CoderError):
+    """A worker process ended without answering (killed, out of memory)."""

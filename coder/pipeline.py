@@ -142,16 +142,19 @@ def _code_article(
     scores: dict[str, _Scored],
     stages: Stages,
 ) -> ArticleResult:
-    context = geo.article_context(article, sentences, stages.gazetteer)
     classifications: list[Classification] = []
     events: list[Event] = []
     previous: Event | None = None
+    context: geo.ArticleContext | None = None
     for sentence in sentences:
         doc = docs.get(sentence.sentence_id)
         decision = _classify(sentence, doc, scores.get(sentence.sentence_id), stages)
         classifications.append(decision)
         if doc is None or decision.event_type == "none" or decision.modality != "asserted":
             continue
+        # The toponym scan reads every sentence; most news articles hold no event, so it waits for one.
+        if context is None:
+            context = geo.article_context(article, sentences, stages.gazetteer)
         event = _build_event(article, sentence, doc, decision, context, previous, stages)
         events.append(event)
         previous = event

@@ -41,7 +41,13 @@ ALLOWED = {
     "coder.actors.extract": {"coder.actors.dictionary"},
     "coder.clusters": {"coder.clusters.rules", "coder.clusters.linkage"},
     "coder.clusters.linkage": {"coder.clusters.rules"},
-    "coder.geo": {"coder.geo.names", "coder.geo.rules", "coder.geo.index", "coder.geo.context", "coder.geo.resolve"},
+    "coder.geo": {
+        "coder.geo.names",
+        "coder.geo.rules",
+        "coder.geo.index",
+        "coder.geo.context",
+        "coder.geo.resolve",
+    },
     "coder.geo.rules": {"coder.geo.names"},
     "coder.geo.index": {"coder.geo.names", "coder.geo.rules"},
     "coder.geo.context": {"coder.geo.names", "coder.geo.rules", "coder.geo.index"},
@@ -56,7 +62,15 @@ ALLOWED = {
     "coder.diff": {"coder.store"},
     "coder.report": {"coder.store"},
     "coder.pipeline": STAGES | {"coder.classify.decide", "coder.classify"},
-    "coder.build": {"coder.pipeline", "coder.tables", "coder.validate", "coder.store", "coder.dask_engine", "coder.diff"},
+    "coder.build": {
+        "coder.pipeline",
+        "coder.tables",
+        "coder.validate",
+        "coder.store",
+        "coder.dask_engine",
+        "coder.diff",
+        "coder.local_pool",
+    },
     "coder.dask_engine": {"coder.pipeline"},
 }
 

@@ -1,0 +1,91 @@
+"""The composition: batching, order, rejects passing through, the first pass, lazy geo context."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from coder import pipeline
+from coder.config import PROJECT_ROOT, Settings
+from coder.records import Article, Reject
+
+SEEDS = PROJECT_ROOT / "seeds"
+
+
+@pytest.fixture(scope="module")
+def stages() -> pipeline.Stages:
+    return pipeline.Stages.load(Settings())
+
+
+@pytest.fixture(scope="module")
+def seed_articles(stages: pipeline.Stages) -> list[Article]:
+    return [a for a in pipeline.iter_inputs([SEEDS], stages) if isinstance(a, Article)]
+
+
+@given(items=st.lists(st.integers(), max_size=60), size=st.integers(1, 9))
+def test_batched_keeps_every_item_in_order(items: list[Any], size: int) -> None:
+    batches = list(pipeline.batched(items, size))
+    assert [x for b in batches for x in b] == items
+    assert all(len(b) == size for b in batches[:-1])
+    assert all(0 < len(b) <= size for b in batches)
+
+
+@given(event_type=st.sampled_from(["armed_clash", "statement", "none"]))
+def test_only_asserted_events_count_as_their_type(event_type: str) -> None:
+    assert pipeline.evaluation_label(event_type, None) == event_type
+    assert pipeline.evaluation_label(event_type, "asserted") == event_type
+    for modality in ("planned", "negated", "hypothetical", "threatened"):
+        assert pipeline.evaluation_label(event_type, modality) == "none"
+
+
+def test_code_batch_keeps_order_and_passes_rejects(
+    stages: pipeline.Stages, seed_articles: list[Article]
+) -> None:
+    reject = Reject(stage="ingest", table="articles", reason="empty text", input_file="x.jsonl", input_line=2)
+    result = pipeline.code_batch([seed_articles[1], reject, seed_articles[0]], stages)
+    assert [ar.article.article_id for ar in result.articles] == [a.article_id for a in seed_articles[1::-1]]
+    assert result.rejects == [reject]
+    for ar in result.articles:
+        assert len(ar.classifications) == len(ar.sentences)
+        assert all(e.article_id == ar.article.article_id for e in ar.events)
+
+
+def test_batching_does_not_change_results(stages: pipeline.Stages, seed_articles: list[Article]) -> None:
+    together = pipeline.code_batch(seed_articles[:2], stages).articles
+    apart = [pipeline.code_batch([a], stages).articles[0] for a in seed_articles[:2]]
+    assert [ar.events for ar in together] == [ar.events for ar in apart]
+    assert [ar.classifications for ar in together] == [ar.classifications for ar in apart]
+
+
+class _CountingGazetteer:
+    """Counts the article-wide toponym scans (``geo.article_context`` reads ``rules``)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner, self.scans = inner, 0
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "rules":
+            self.scans += 1
+        return getattr(self.inner, name)
+
+
+def test_geo_context_is_built_only_for_articles_with_events(
+    stages: pipeline.Stages, seed_articles: list[Article]
+) -> None:
+    text = "The weather was mild. Markets opened higher."
+    quiet = dataclasses.replace(seed_articles[0], text=text, title=None)
+    counting = _CountingGazetteer(stages.gazetteer)
+    result = pipeline.code_batch([quiet], dataclasses.replace(stages, gazetteer=counting))
+    assert result.articles[0].events == []
+    assert counting.scans == 0
+
+
+def test_classify_texts_codes_an_obvious_event_and_a_non_event(stages: pipeline.Stages) -> None:
+    texts = ["A car bomb exploded near a market in Baghdad, killing five people.", "Markets opened higher."]
+    coded = pipeline.classify_texts(texts, stages)
+    assert coded[0].event_type == "bombing"
+    assert coded[1].event_type == "none"
