@@ -17,7 +17,7 @@ the unit both engines run (locally in a loop, or on Dask partitions).
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from itertools import islice
 from pathlib import Path
@@ -145,29 +145,89 @@ def _code_article(
     classifications: list[Classification] = []
     events: list[Event] = []
     previous: Event | None = None
+    previous_index = -2
     context: geo.ArticleContext | None = None
     for sentence in sentences:
         doc = docs.get(sentence.sentence_id)
-        decision = _classify(sentence, doc, scores.get(sentence.sentence_id), stages)
+        last = classifications[-1] if classifications else None
+        decision = _classify(sentence, doc, scores.get(sentence.sentence_id), stages, last)
+        adjacent = sentence.index == previous_index + 1
+        if (
+            doc is not None
+            and previous is not None
+            and adjacent
+            and _is_aftermath(article, sentence, decision, previous)
+        ):
+            folded = _fold_aftermath(previous, sentence, doc, decision, stages)
+            if folded is not None:
+                events[-1], decision = folded
+                previous, previous_index = events[-1], sentence.index
         classifications.append(decision)
         if doc is None or decision.event_type == "none" or decision.modality != "asserted":
+            continue
+        if decision.coded_by.startswith(AFTERMATH):
             continue
         # The toponym scan reads every sentence; most news articles hold no event, so it waits for one.
         if context is None:
             context = geo.article_context(article, sentences, stages.gazetteer)
         event = _build_event(article, sentence, doc, decision, context, previous, stages)
         events.append(event)
-        previous = event
+        previous, previous_index = event, sentence.index
     return ArticleResult(article, sentences, classifications, events)
 
 
-def _classify(sentence: Sentence, doc: Doc | None, scored: _Scored | None, stages: Stages) -> Classification:
+# A sentence that only adds the toll of the event just told ("At least 19 were killed and
+# 37 wounded.") belongs to that event: ACLED codes one event, not two.
+AFTERMATH = "aftermath:"
+
+
+def _is_aftermath(article: Article, sentence: Sentence, decision: Classification, previous: Event) -> bool:
+    """In the same paragraph as the event just told, and not an event of its own found by a rule."""
+    if sentence.boilerplate is not None:
+        return False
+    if "\n" in article.text[previous.end_char : sentence.start_char]:
+        return False
+    own_rule = decision.coded_by.startswith("rule")
+    same_or_none = decision.event_type in ("none", previous.classification.event_type)
+    return same_or_none and not own_rule and previous.classification.event_type != "statement"
+
+
+def _fold_aftermath(
+    previous: Event, sentence: Sentence, doc: Doc, decision: Classification, stages: Stages
+) -> tuple[Event, Classification] | None:
+    """The previous event with this sentence's toll, and this sentence's decision pointing at it."""
+    toll = casualties.count_casualties(doc, sentence, stages.casualty_rules)
+    if not (toll.fatalities or toll.injuries):
+        return None
+    stated = previous.casualties
+    if stated.fatalities_text or stated.injuries_text:
+        return None  # the event sentence gave its own figures; a second report is not summed
+    event = replace(previous, casualties=toll)
+    folded = replace(
+        decision,
+        event_type=previous.classification.event_type,
+        sub_event_type=previous.classification.sub_event_type,
+        modality="asserted",
+        coded_by=f"{AFTERMATH}{previous.event_id}",
+    )
+    return event, folded
+
+
+def _classify(
+    sentence: Sentence,
+    doc: Doc | None,
+    scored: _Scored | None,
+    stages: Stages,
+    previous: Classification | None = None,
+) -> Classification:
     if sentence.boilerplate is not None or scored is None:
         return decide.not_coded(sentence, reason=f"boilerplate:{sentence.boilerplate}")
     if doc is None:
         return decide.skipped(sentence, scored.scores, stages.model.version)
     matches = stages.rules.match(doc, sentence)
-    return stages.policy.decide(sentence, doc, matches, scored.scores, stages.model.version)
+    return stages.policy.decide(
+        sentence, doc, matches, scored.scores, stages.model.version, previous=previous
+    )
 
 
 def _build_event(
@@ -180,6 +240,11 @@ def _build_event(
     stages: Stages,
 ) -> Event:
     who = actors.extract_actors(doc, sentence, decision, stages.actors, previous, article)
+    trigger = (
+        (decision.trigger_start, decision.trigger_end)
+        if decision.trigger_start is not None and decision.trigger_end is not None
+        else None
+    )
     return Event(
         event_id=stable_id(article.article_id, sentence.sentence_id, decision.event_type),
         article_id=article.article_id,
@@ -190,7 +255,7 @@ def _build_event(
         actor1=who.actor1,
         actor2=who.actor2,
         assoc_actor1=who.assoc_actor1,
-        place=geo.resolve_place(doc, sentence, context, stages.gazetteer),
+        place=geo.resolve_place(doc, sentence, context, stages.gazetteer, trigger=trigger),
         when=dates.resolve_date(doc, sentence, article, stages.date_rules),
         casualties=casualties.count_casualties(doc, sentence, stages.casualty_rules),
         source=article.source,
