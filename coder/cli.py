@@ -15,9 +15,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from coder.config import Settings
-from coder.errors import CoderError
+from coder.errors import CoderError, InputError, ReleaseError
 
 INTERNAL_ERROR = 70
+IO_ERROR = 74  # sysexits EX_IOERR: the disk or a permission, not the coder
 
 Handler = Callable[[argparse.Namespace, Settings], int]
 
@@ -33,9 +34,23 @@ def _release_path(ref: str, settings: Settings) -> Path:
     return store.resolve_release(settings.datasets_dir, name, version or "latest")
 
 
+def _check_build_args(args: argparse.Namespace, settings: Settings) -> None:
+    """The cheap checks, before the slow model loading: a bad name or a typo fails in a second."""
+    from coder import store
+
+    store.check_name(args.name)
+    if settings.datasets_dir.exists() and not settings.datasets_dir.is_dir():
+        raise ReleaseError("the datasets folder is not a folder; give another --datasets",
+                           path=str(settings.datasets_dir))  # fmt: skip
+    for raw in args.inputs:
+        if not Path(raw).exists():
+            raise InputError("input not found; check the path", path=raw)
+
+
 def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     from coder import build
 
+    _check_build_args(args, settings)
     outcome = build.build_release(
         [Path(p) for p in args.inputs],
         args.name,
@@ -47,6 +62,12 @@ def cmd_build(args: argparse.Namespace, settings: Settings) -> int:
     )
     counts = ", ".join(f"{n} {t}" for t, n in outcome.counts.items())
     print(f"wrote {outcome.release.path} ({counts})")
+    if outcome.counts.get("rejects"):
+        print(
+            f"coder: warning: {outcome.counts['rejects']} reject(s) with reasons in "
+            f"{outcome.release.path / 'rejects.parquet'} (--strict makes rejected inputs an error)",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -176,19 +197,30 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = settings.with_overrides(datasets_dir=Path(args.datasets).resolve())
         return handler(args, settings)
     except CoderError as exc:
+        _traceback_if(args.debug)
         print(f"coder: error: {exc.describe()}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:
+        _traceback_if(args.debug)
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"coder: error: {where}{exc.strerror or exc}; check the path, its permissions and free space",
+              file=sys.stderr)  # fmt: skip
+        return IO_ERROR
     except KeyboardInterrupt:
         print("coder: interrupted; no release was written", file=sys.stderr)
         return 130
     except Exception as exc:
-        if args.debug:
-            traceback.print_exc()
+        _traceback_if(args.debug)
         print(
             f"coder: internal error: {type(exc).__name__}: {exc} (run with --debug for details)",
             file=sys.stderr,
         )
         return INTERNAL_ERROR
+
+
+def _traceback_if(debug: bool) -> None:
+    if debug:
+        traceback.print_exc()
 
 
 if __name__ == "__main__":

@@ -41,12 +41,15 @@ from coder.validate import TableSchema, load_schema
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 VERSION_PATTERN = re.compile(r"^v([1-9][0-9]*)$")
 TABLE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
+FILE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*\.parquet$")  # a manifest cannot point outside its release
 MANIFEST = "manifest.json"
 LATEST = "LATEST"
 LOCK = ".lock"
 TMP_PREFIX = ".tmp-"
 MANIFEST_FORMAT = "coder-release/1"
-RESERVED_KEYS = frozenset({"manifest_format", "name", "version", "tables"})
+# The manifest's own checksum (over its canonical JSON without this key): an edited manifest is caught.
+SELF_SHA = "manifest_sha256"
+RESERVED_KEYS = frozenset({"manifest_format", "name", "version", "tables", SELF_SHA})
 ARROW_TYPES = {"string": pa.string(), "int": pa.int64(), "float": pa.float64(), "date": pa.date32(),
                "bool": pa.bool_()}  # fmt: skip
 # Fixed writer options: part of the byte-for-byte determinism of a release.
@@ -78,6 +81,10 @@ class ReleaseInfo:
     rows: dict[str, int]
     latest: bool
 
+    def to_text(self) -> str:
+        rows = ", ".join(f"{n} {table}" for table, n in self.rows.items())
+        return f"{self.name} {self.version}{' (latest)' if self.latest else ''}: {rows}"
+
 
 @dataclass
 class VerifyReport:
@@ -87,6 +94,13 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+    def to_text(self) -> str:
+        if self.ok:
+            return f"{self.path}: ok (every file matches the manifest)"
+        return "\n".join(
+            [f"{self.path}: {len(self.problems)} problem(s)", *(f"  - {p}" for p in self.problems)]
+        )
 
     def raise_if_failed(self) -> None:
         if self.problems:
@@ -200,7 +214,10 @@ def _locked(dataset: Path, wait_s: float) -> Iterator[None]:
 def _remove_stale_tmp(dataset: Path) -> None:
     """Under the lock no other build is writing, so every temp folder is left from a killed one."""
     for stale in dataset.glob(f"{TMP_PREFIX}*"):
-        shutil.rmtree(stale, ignore_errors=True)
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)  # a half-written LATEST
 
 
 def _version_number(version: str) -> int | None:
@@ -236,11 +253,20 @@ def _write_tables(
             "sha256": _sha256(path), "schema_version": meta[b"coder.schema_version"].decode(),
         }  # fmt: skip
     body = {"manifest_format": MANIFEST_FORMAT, "name": name, "version": version, "tables": entries, **extra}
-    _write_text(
-        tmp / MANIFEST, json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False, default=str) + "\n"
-    )
+    body = json.loads(_canonical(body))  # what a reader will see: dates as strings, keys as strings
+    body[SELF_SHA] = _manifest_digest(body)
+    _write_text(tmp / MANIFEST, _canonical(body) + "\n")
     _fsync_dir(tmp)
     return body
+
+
+def _canonical(body: Mapping[str, Any]) -> str:
+    return json.dumps(body, indent=2, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def _manifest_digest(body: Mapping[str, Any]) -> str:
+    unsigned = {k: v for k, v in body.items() if k != SELF_SHA}
+    return hashlib.sha256(_canonical(unsigned).encode("utf-8")).hexdigest()
 
 
 def _publish(tmp: Path, final: Path) -> None:
@@ -305,6 +331,11 @@ def read_manifest(release_path: Path) -> dict[str, Any]:
         raise IntegrityError(f"manifest.json cannot be read: {exc}", path=str(path)) from None
     if not isinstance(data, dict) or not isinstance(data.get("tables"), dict):
         raise IntegrityError("manifest.json has no 'tables' object", path=str(path))
+    for table, entry in data["tables"].items():
+        if not isinstance(entry, dict) or not FILE_PATTERN.fullmatch(str(entry.get("file"))):
+            raise IntegrityError(
+                f"manifest entry of table {table!r} names no plain .parquet file", path=str(path)
+            )
     return data
 
 
@@ -378,10 +409,13 @@ def verify_release(path: Path) -> VerifyReport:
     """Compare a release's files with its manifest: missing, extra, truncated or altered files."""
     report = VerifyReport(Path(path))
     try:
-        tables = read_manifest(path)["tables"]
+        manifest = read_manifest(path)
     except ReleaseError as exc:
         report.problems.append(exc.message)
         return report
+    if SELF_SHA in manifest and manifest[SELF_SHA] != _manifest_digest(manifest):
+        report.problems.append("manifest.json: content differs from its own checksum (manifest edited)")
+    tables = manifest["tables"]
     expected = {str(entry.get("file")): entry for entry in tables.values()}
     present = {p.name for p in Path(path).iterdir() if p.name != MANIFEST}
     report.problems += [f"missing file {f}" for f in sorted(set(expected) - present)]

@@ -58,3 +58,69 @@ def test_console_script_runs_as_module() -> None:
     result = run("--help")
     assert result.returncode == 0
     assert "build" in result.stdout
+
+
+def _release(datasets: Path) -> Path:
+    import pandas as pd
+
+    from coder import store
+
+    frame = pd.DataFrame()
+    return store.write_release(datasets, "demo", {"articles": frame, "rejects": pd.DataFrame()}, {}).path
+
+
+def test_verify_and_versions_print_reports(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    release = _release(tmp_path)
+    assert cli.main(["--datasets", str(tmp_path), "verify", "demo"]) == 0
+    assert "ok" in capsys.readouterr().out
+    assert cli.main(["--datasets", str(tmp_path), "versions", "demo"]) == 0
+    assert "demo v1 (latest): 0 articles, 0 rejects" in capsys.readouterr().out
+    (release / "rejects.parquet").unlink()
+    assert cli.main(["verify", str(release)]) == 5
+    out = capsys.readouterr().out
+    assert "1 problem(s)" in out and "missing file rejects.parquet" in out
+
+
+def test_os_errors_are_clean_messages(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from coder import store
+
+    def denied(*_: object, **__: object) -> object:
+        raise PermissionError(13, "Permission denied", "/data/sets/demo")
+
+    monkeypatch.setattr(store, "list_versions", denied)
+    assert cli.main(["--datasets", str(tmp_path), "versions", "demo"]) == cli.IO_ERROR
+    err = capsys.readouterr().err
+    assert err.startswith("coder: error: /data/sets/demo: Permission denied") and "Traceback" not in err
+    assert cli.main(["--debug", "--datasets", str(tmp_path), "versions", "demo"]) == cli.IO_ERROR
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_bugs_are_reported_as_internal_errors_without_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from coder import store
+
+    def broken(*_: object, **__: object) -> object:
+        raise KeyError("oops")
+
+    monkeypatch.setattr(store, "list_versions", broken)
+    assert cli.main(["--datasets", str(tmp_path), "versions", "demo"]) == cli.INTERNAL_ERROR
+    err = capsys.readouterr().err
+    assert "internal error: KeyError" in err and "--debug" in err and "Traceback" not in err
+
+
+def test_build_checks_name_and_inputs_before_loading_models(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from coder import pipeline
+
+    def no_loading(*_: object, **__: object) -> object:
+        raise AssertionError("models were loaded before the cheap checks")
+
+    monkeypatch.setattr(pipeline.Stages, "load", no_loading)
+    assert cli.main(["--datasets", str(tmp_path), "build", str(tmp_path), "--name", "a/b"]) == 4
+    assert cli.main(["--datasets", str(tmp_path), "build", str(tmp_path / "nope"), "--name", "ok"]) == 2
+    err = capsys.readouterr().err
+    assert "invalid dataset name 'a/b'" in err and f"{tmp_path / 'nope'}: input not found" in err

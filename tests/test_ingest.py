@@ -425,3 +425,47 @@ def test_txt_first_line_is_the_title_line_even_when_the_manifest_title_differs(t
     assert article.title == "Manifest title"
     assert labelled(article, "title") == ["Headline as printed"]
     assert (article.source, article.url, article.published_from) == (None, None, "none")
+
+
+def test_oversized_jsonl_line_is_skipped_in_bounded_memory(tmp_path: Path) -> None:
+    import tracemalloc
+
+    path = tmp_path / "big.jsonl"
+    with path.open("wb") as handle:
+        handle.write(b'{"id": "big", "text": "' + b"x" * (20 * 1024 * 1024) + b'"}\n')
+        handle.write(
+            json.dumps({"id": "after", "text": "Troops shelled the town on Monday."}).encode() + b"\n"
+        )
+    tracemalloc.start()
+    items = run(path, max_chars=1000)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 4 * 1024 * 1024  # a 20 MB line never sits in memory whole
+    (big,) = rejects(items)
+    assert big.input_line == 1 and "20971546 bytes" in big.reason and "max_article_chars" in big.reason
+    assert only_article(items).article_id == "after"
+
+
+def test_malformed_json_message_names_the_column(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"id": "a", "text": }\n', encoding="utf-8")
+    (bad,) = rejects(run(path))
+    assert bad.input_line == 1 and bad.reason.startswith("malformed JSON (Expecting value, column 21)")
+
+
+def test_rules_file_that_is_not_utf8_is_a_data_file_error(tmp_path: Path) -> None:
+    path = tmp_path / "boilerplate.json"
+    path.write_bytes(b"\xff\xfe{}")
+    with pytest.raises(DataFileError, match="not valid UTF-8"):
+        ingest.load_boilerplate_rules(path)
+
+
+def test_csv_field_over_the_limit_is_rejected_and_the_next_row_coded(tmp_path: Path) -> None:
+    path = tmp_path / "big.csv"
+    path.write_text(
+        'id,text\nbig,"' + "x" * 5_000_000 + '"\nafter,"Troops shelled the town."\n', encoding="utf-8"
+    )
+    items = run(path)
+    (big,) = rejects(items)
+    assert big.input_line == 2 and ("max_article_chars" in big.reason or "over-long field" in big.reason)
+    assert only_article(items).article_id == "after"

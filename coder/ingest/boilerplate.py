@@ -236,6 +236,8 @@ def _read_json(path: Path) -> Any:
         raise DataFileError(f"cannot read: {exc.strerror}", path=str(path)) from None
     except json.JSONDecodeError as exc:
         raise DataFileError(f"invalid JSON: {exc.msg}", path=str(path), line=exc.lineno) from None
+    except UnicodeDecodeError:
+        raise DataFileError("not valid UTF-8; re-save the file as UTF-8", path=str(path)) from None
 
 
 def _compile_rule(rule: dict[str, Any], macros: dict[str, str], path: Path) -> _LineRule:

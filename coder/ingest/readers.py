@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from coder.config import Settings
 from coder.errors import InputError
@@ -137,25 +137,44 @@ def too_long(size: int, settings: Settings, unit: str = "characters") -> str:
 def _read_jsonl(
     path: Path, rel: str, settings: Settings, rules: BoilerplateRules
 ) -> Iterator[Candidate | Reject]:
+    limit = settings.max_article_chars * _BYTES_PER_CHAR
     with path.open("rb") as handle:
-        for line, raw in enumerate(handle, start=1):
-            if raw.strip():
-                yield _jsonl_record(raw, rel, line, settings, rules)
+        for line, (raw, size) in enumerate(_bounded_lines(handle, limit), start=1):
+            if size > limit:
+                yield reject(too_long(size, settings, unit="bytes"), rel, line)
+            elif raw.strip():
+                yield _jsonl_record(raw, rel, line, rules)
 
 
-def _jsonl_record(
-    raw: bytes, rel: str, line: int, settings: Settings, rules: BoilerplateRules
-) -> Candidate | Reject:
+def _bounded_lines(handle: IO[bytes], limit: int) -> Iterator[tuple[bytes, int]]:
+    """Lines with their byte size; a line over ``limit`` is skipped in blocks, never held whole.
+
+    A 50 MB (or 5 GB) single line then costs one block of memory, not its own size.
+    """
+    while raw := handle.readline(limit + 1):
+        if len(raw) > limit and not raw.endswith(b"\n"):
+            yield b"", _skip_rest_of_line(handle, len(raw))
+        else:
+            yield raw, len(raw)
+
+
+def _skip_rest_of_line(handle: IO[bytes], size: int) -> int:
+    while rest := handle.readline(1 << 20):
+        size += len(rest)
+        if rest.endswith(b"\n"):
+            break
+    return size
+
+
+def _jsonl_record(raw: bytes, rel: str, line: int, rules: BoilerplateRules) -> Candidate | Reject:
     try:
-        if len(raw) > settings.max_article_chars * _BYTES_PER_CHAR:
-            raise Unusable(too_long(len(raw), settings, unit="bytes"))
         try:
             record = json.loads(raw.removeprefix(codecs.BOM_UTF8).decode("utf-8"))
         except UnicodeDecodeError:
             raise Unusable("line is not valid UTF-8; re-save the file as UTF-8") from None
         except json.JSONDecodeError as exc:
             raise Unusable(
-                f"malformed JSON ({exc.msg} at column {exc.colno}); fix or remove the line"
+                f"malformed JSON ({exc.msg.removesuffix(' at')}, column {exc.colno}); fix or remove the line"
             ) from None
         return _record_candidate(record, rel, line, hashlib.sha256(raw).hexdigest(), rules)
     except Unusable as exc:
@@ -233,7 +252,11 @@ def _csv_rows(
         header = [h.strip() for h in next(reader, [])]
         missing = [name for name in required if name not in header]
         if missing:
-            raise InputError(f"CSV header lacks column(s) {', '.join(missing)}", path=rel, line=1)
+            raise InputError(
+                f"CSV header lacks column(s) {', '.join(missing)}; the first row must name the columns",
+                path=rel,
+                line=1,
+            )
         while True:
             line, tap.taken = reader.line_num + 1, []
             try:
@@ -241,7 +264,12 @@ def _csv_rows(
             except StopIteration:
                 return
             except csv.Error as exc:
-                yield line, reject(f"malformed CSV row ({exc}); fix its quoting", rel, line)
+                yield (
+                    line,
+                    reject(
+                        f"malformed CSV row ({exc}); fix its quoting or split an over-long field", rel, line
+                    ),
+                )
                 continue
             if fields:  # a blank line is not a record
                 yield line, _csv_row(header, fields, tap.taken, rel, line)
