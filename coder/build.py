@@ -17,9 +17,9 @@ from typing import Any
 
 import pandas as pd
 
-from coder import __version__, local_pool, pipeline, store, tables, validate
+from coder import __version__, diff, local_pool, pipeline, store, tables, validate
 from coder.config import Settings
-from coder.errors import ConfigError, StrictModeRejects, ValidationFailed
+from coder.errors import ConfigError, ReleaseError, StrictModeRejects, ValidationFailed
 
 TABLES = ("articles", "sentences", "events", "rejects")
 
@@ -131,8 +131,27 @@ def build_release(
         )
     frames = _recount_events(frames)
     manifest = _manifest(inputs, stages, parts, report, frames)
+    manifest["compared_to_previous"] = diff.summary_against(_previous(settings, name), frames)
     release = store.write_release(settings.datasets_dir, name, frames, manifest)
     return BuildOutcome(release, report, {t: len(f) for t, f in frames.items()})
+
+
+def _previous(settings: Settings, name: str) -> Path | None:
+    """The dataset's latest release, which the new one is compared to (None for a first build)."""
+    try:
+        return store.resolve_release(settings.datasets_dir, name, "latest")
+    except ReleaseError:
+        return None
+
+
+def _accounting(frames: dict[str, pd.DataFrame]) -> dict[str, int]:
+    """Every input record is coded or rejected: records_read = coded + rejected."""
+    rejects = frames["rejects"]
+    ingest = rejects[rejects["stage"] == "ingest"] if len(rejects) else rejects
+    rejected = int((ingest["severity"] == "error").sum()) if len(ingest) else 0
+    warnings = int((ingest["severity"] == "warning").sum()) if len(ingest) else 0
+    coded = len(frames["articles"])
+    return {"records_read": coded + rejected, "coded": coded, "rejected": rejected, "warnings": warnings}
 
 
 def _results(
@@ -190,6 +209,7 @@ def _manifest(
         "versions": stages.versions() | {"schemas": _schema_versions(stages.settings.schemas_dir, frames)},
         "inputs": [p.name for p in inputs],
         "input_hashes": dict(sorted(parts.input_hashes.items())),
+        "accounting": _accounting(frames),
         "rejects_by_stage": {str(k): int(v) for k, v in sorted(reasons.items())},
         "validation": report.to_dict(),
     }
