@@ -1,14 +1,17 @@
-"""From input paths to a validated, immutable release.
+"""From input paths to a validated, immutable release, in memory flat in corpus size.
 
-``pipeline`` codes articles; this module turns its results into the release
-tables, validates them (``validate``), and hands them to ``store`` — the only
-writer. A build whose articles or sentences fail validation, or whose event
-rejects exceed ``Settings.max_reject_share``, raises ``ValidationFailed`` and
-writes nothing.
+``pipeline`` codes articles batch by batch; this module turns each batch into table rows, validates
+them (``validate.ChunkValidator``) and streams the big tables — articles (with their text),
+sentences, rejects — into the release ``store`` keeps open under the dataset's lock. Only the event
+rows are kept until the end: clustering needs the whole set. Events and clusters are then validated
+as whole tables, failing event rows are quarantined, and the release is committed. A build whose
+articles, sentences or rejects fail validation, or whose event rejects exceed
+``Settings.max_reject_share``, raises ``ValidationFailed`` and leaves no release.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -22,37 +25,75 @@ from coder.config import Settings
 from coder.errors import ConfigError, ReleaseError, StrictModeRejects, ValidationFailed
 
 TABLES = ("articles", "sentences", "events", "rejects")
+STREAMED = ("articles", "sentences", "rejects")  # written as they come; events wait for clustering
 
 
 @dataclass
-class TableParts:
-    """Per-batch DataFrames, concatenated once at the end (columnar, so memory stays modest)."""
+class StreamedTables:
+    """The tables of one build as its batches arrive: big ones streamed, events kept, rejects tallied."""
 
-    parts: dict[str, list[pd.DataFrame]] = field(default_factory=lambda: {t: [] for t in TABLES})
+    writer: store.ReleaseWriter
+    checker: validate.ChunkValidator
+    schemas_dir: Path
+    strict: bool = False
+    events: list[pd.DataFrame] = field(default_factory=list)
     input_hashes: dict[str, str] = field(default_factory=dict)
+    tally: Counter[str] = field(default_factory=Counter)
 
     def add(self, result: pipeline.BatchResult) -> None:
-        rows = batch_rows(result)
-        for table, table_rows in rows.items():
-            if table_rows:
-                self.parts[table].append(pd.DataFrame.from_records(table_rows))
+        frames = {t: self._frame(t, rows) for t, rows in batch_rows(result).items() if rows}
+        if self.strict and "rejects" in frames:
+            _refuse_rejects(frames["rejects"])
+        for table in (t for t in STREAMED if t in frames):
+            self._check(table, frames[table])
+            self.writer.append(table, frames[table])
+        self.tally.update(_reject_counts(frames.get("rejects")))
+        self.tally["coded"] += len(frames.get("articles", ()))
+        if "events" in frames:
+            self.events.append(frames["events"])
         for article_result in result.articles:
             article = article_result.article
             self.input_hashes.setdefault(
                 f"{article.input_file}:{article.input_line or 0}", article.input_sha256
             )
 
-    def frames(self, schemas_dir: Path) -> dict[str, pd.DataFrame]:
-        """The whole tables; the parts are released as each table is built, so the rows are
-        held once, not twice (parts + concatenation), through validation and writing."""
-        out = {}
-        for table in TABLES:
-            columns = validate.load_schema(schemas_dir, table).names
-            parts, self.parts[table] = self.parts[table], []
-            frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
-            del parts
-            out[table] = frame.reindex(columns=columns)
-        return out
+    def _frame(self, table: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
+        return pd.DataFrame.from_records(rows).reindex(columns=self.columns(table))
+
+    def columns(self, table: str) -> list[str]:
+        return validate.load_schema(self.schemas_dir, table).names
+
+    def _check(self, table: str, frame: pd.DataFrame) -> None:
+        """Rows other rows point to cannot be quarantined: a failing chunk ends the build here."""
+        if not self.checker.validate(table, frame).success:
+            raise ValidationFailed(
+                f"validation failed; no release written: {table} rows fail validation\n"
+                + self.checker.report.to_text()
+            )
+
+    def all_events(self) -> pd.DataFrame:
+        parts, self.events = self.events, []
+        frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        return frame.reindex(columns=self.columns("events"))
+
+    def finish_streamed(self) -> None:
+        """A streamed table that got no rows is still validated (and written) as an empty table."""
+        for table in STREAMED:
+            if table not in self.checker.report.tables:
+                self.checker.validate(table, pd.DataFrame(columns=self.columns(table)))
+            self.writer.append(table, pd.DataFrame(columns=self.columns(table)))
+
+
+def _reject_counts(rejects: pd.DataFrame | None) -> Counter[str]:
+    """Per-stage reject counts, and the ingest errors and warnings the input accounting needs."""
+    counts: Counter[str] = Counter()
+    if rejects is None or not len(rejects):
+        return counts
+    counts.update(f"stage:{stage}" for stage in rejects["stage"])
+    ingest = rejects[rejects["stage"] == "ingest"]
+    counts["rejected"] += int((ingest["severity"] == "error").sum())
+    counts["warnings"] += int((ingest["severity"] == "warning").sum())
+    return counts
 
 
 def batch_rows(result: pipeline.BatchResult) -> dict[str, list[dict[str, Any]]]:
@@ -112,28 +153,43 @@ def build_release(
 ) -> BuildOutcome:
     """Code ``inputs`` with the chosen engine and write release ``name``.
 
-    Both engines run the same ``pipeline.code_batch`` over the same batches in
-    the same order, so they write identical Parquet.
+    Every engine runs the same ``pipeline.code_batch`` over the same batches in the same order, and
+    the store cuts fixed row groups from the rows, so every engine writes identical Parquet.
     """
     stages = stages or pipeline.Stages.load(settings)
-    parts = TableParts()
-    for result in _results(inputs, stages, engine, scheduler, workers, today):
-        parts.add(result)
-    frames = parts.frames(settings.schemas_dir)
-    frames = pipeline.add_clusters(frames, settings)
-    if strict:
-        _refuse_rejects(frames["rejects"])
-    report = validate.validate_tables(frames, settings.schemas_dir)
-    frames, ok, reasons = validate.quarantine(frames, report, settings.max_reject_share)
+    with store.open_release(settings.datasets_dir, name, schemas_dir=settings.schemas_dir) as writer:
+        previous = _previous(settings, name)
+        streamed = StreamedTables(
+            writer, validate.ChunkValidator(settings.schemas_dir), settings.schemas_dir, strict
+        )
+        for result in _results(inputs, stages, engine, scheduler, workers, today):
+            streamed.add(result)
+        streamed.finish_streamed()
+        return _commit(streamed, inputs, stages, previous)
+
+
+def _commit(
+    streamed: StreamedTables, inputs: Sequence[Path], stages: pipeline.Stages, previous: Path | None
+) -> BuildOutcome:
+    """Cluster, validate and quarantine the events, then publish the release with its manifest."""
+    settings = stages.settings
+    events = streamed.all_events()
+    whole = pipeline.add_clusters({"events": events}, settings)
+    for table in ("events", "clusters"):
+        streamed.checker.validate(table, whole[table])
+    report = streamed.checker.report
+    clean, ok, reasons = validate.quarantine(whole, report, settings.max_reject_share)
     if not ok:
         raise ValidationFailed(
             "validation failed; no release written: " + "; ".join(reasons) + "\n" + report.to_text()
         )
-    frames = _recount_events(frames)
-    manifest = _manifest(inputs, stages, parts, report, frames)
-    manifest["compared_to_previous"] = diff.summary_against(_previous(settings, name), frames)
-    release = store.write_release(settings.datasets_dir, name, frames, manifest)
-    return BuildOutcome(release, report, {t: len(f) for t, f in frames.items()})
+    streamed.tally.update(_reject_counts(clean["rejects"]))
+    manifest = _manifest(inputs, stages, streamed, report)
+    manifest["compared_to_previous"] = diff.summary_against(previous, {"events": clean["events"]})
+    updates = _event_recount(whole["events"], clean["events"])
+    release = streamed.writer.commit(clean, manifest, updates)
+    counts = {t: int(entry["rows"]) for t, entry in release.manifest["tables"].items()}
+    return BuildOutcome(release, report, counts)
 
 
 def _previous(settings: Settings, name: str) -> Path | None:
@@ -144,14 +200,15 @@ def _previous(settings: Settings, name: str) -> Path | None:
         return None
 
 
-def _accounting(frames: dict[str, pd.DataFrame]) -> dict[str, int]:
+def _accounting(tally: Counter[str]) -> dict[str, int]:
     """Every input record is coded or rejected: records_read = coded + rejected."""
-    rejects = frames["rejects"]
-    ingest = rejects[rejects["stage"] == "ingest"] if len(rejects) else rejects
-    rejected = int((ingest["severity"] == "error").sum()) if len(ingest) else 0
-    warnings = int((ingest["severity"] == "warning").sum()) if len(ingest) else 0
-    coded = len(frames["articles"])
-    return {"records_read": coded + rejected, "coded": coded, "rejected": rejected, "warnings": warnings}
+    coded, rejected = tally["coded"], tally["rejected"]
+    return {
+        "records_read": coded + rejected,
+        "coded": coded,
+        "rejected": rejected,
+        "warnings": tally["warnings"],
+    }
 
 
 def _results(
@@ -173,16 +230,16 @@ def _results(
     raise ConfigError(f"unknown engine {engine!r}; use 'local' or 'dask'")
 
 
-def _schema_versions(schemas_dir: Path, frames: dict[str, pd.DataFrame]) -> dict[str, str]:
-    return {table: validate.load_schema(schemas_dir, table).version for table in sorted(frames)}
+def _schema_versions(schemas_dir: Path, table_names: Iterable[str]) -> dict[str, str]:
+    return {table: validate.load_schema(schemas_dir, table).version for table in sorted(table_names)}
 
 
-def _recount_events(frames: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
-    """Quarantined events no longer count towards their article's n_events."""
-    counts = frames["events"].groupby("article_id").size()
-    articles = frames["articles"].copy()
-    articles["n_events"] = articles["article_id"].map(counts).fillna(0).astype("int64")
-    return frames | {"articles": articles}
+def _event_recount(before: pd.DataFrame, after: pd.DataFrame) -> dict[str, store.ColumnUpdate]:
+    """Quarantined events no longer count towards their article's n_events (articles already written)."""
+    old = before.groupby("article_id").size()
+    new = after.groupby("article_id").size()
+    changed = {str(a): int(new.get(a, 0)) for a, n in old.items() if int(new.get(a, 0)) != int(n)}
+    return {"articles": store.ColumnUpdate("article_id", "n_events", changed)} if changed else {}
 
 
 def _refuse_rejects(rejects: pd.DataFrame) -> None:
@@ -198,18 +255,17 @@ def _refuse_rejects(rejects: pd.DataFrame) -> None:
 def _manifest(
     inputs: Sequence[Path],
     stages: pipeline.Stages,
-    parts: TableParts,
+    streamed: StreamedTables,
     report: validate.ValidationReport,
-    frames: dict[str, pd.DataFrame],
 ) -> dict[str, Any]:
-    rejects = frames["rejects"]
-    reasons = rejects.groupby("stage").size().to_dict() if len(rejects) else {}
+    by_stage = {k.removeprefix("stage:"): v for k, v in streamed.tally.items() if k.startswith("stage:")}
     return {
         "coder_version": __version__,
-        "versions": stages.versions() | {"schemas": _schema_versions(stages.settings.schemas_dir, frames)},
+        "versions": stages.versions()
+        | {"schemas": _schema_versions(stages.settings.schemas_dir, [*TABLES, "clusters"])},
         "inputs": [p.name for p in inputs],
-        "input_hashes": dict(sorted(parts.input_hashes.items())),
-        "accounting": _accounting(frames),
-        "rejects_by_stage": {str(k): int(v) for k, v in sorted(reasons.items())},
+        "input_hashes": dict(sorted(streamed.input_hashes.items())),
+        "accounting": _accounting(streamed.tally),
+        "rejects_by_stage": {str(k): int(v) for k, v in sorted(by_stage.items())},
         "validation": report.to_dict(),
     }

@@ -8,6 +8,7 @@ GX is imported lazily: it costs seconds. Schema objects and the type pass live i
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
@@ -32,6 +33,7 @@ from coder.tables import reject_row
 
 # Schema objects are re-exported: callers validate and load schemas through one module.
 __all__ = [
+    "ChunkValidator",
     "ColumnSpec",
     "Quarantine",
     "RowCheck",
@@ -43,6 +45,7 @@ __all__ = [
     "canonical_column",
     "canonical_frame",
     "load_schema",
+    "merge_table_reports",
     "quarantine",
     "validate_release",
     "validate_table",
@@ -115,6 +118,13 @@ class ValidationReport:
     def rejects(self) -> list[Reject]:
         return [r for name in sorted(self.tables) for r in self.tables[name].rejects]
 
+    def merge(self, other: ValidationReport) -> ValidationReport:
+        """One report over both: a table in both is one table whose rows ``other`` continues."""
+        merged = dict(self.tables)
+        for name, report in other.tables.items():
+            merged[name] = merge_table_reports(merged[name], report) if name in merged else report
+        return ValidationReport(merged)
+
     def to_dict(self) -> dict[str, Any]:
         """The summary kept in a release manifest (deterministic: no times, sorted tables)."""
         return {"success": self.success, "tables": {n: self.tables[n].to_dict() for n in sorted(self.tables)}}
@@ -129,6 +139,27 @@ class ValidationReport:
                 detail = o.error or f"{o.unexpected_count} unexpected, e.g. {', '.join(o.sample)}"
                 lines.append(f"    - {o.expectation} [{o.column or 'table'}]: {detail}")
         return "\n".join(lines)
+
+
+def merge_table_reports(first: TableReport, second: TableReport) -> TableReport:
+    """The report of ``first``'s rows followed by ``second``'s (row numbers of ``second`` shifted)."""
+    outcomes = {(o.expectation, o.column): o for o in first.outcomes}
+    for o in second.outcomes:
+        key = (o.expectation, o.column)
+        outcomes[key] = _merge_outcomes(outcomes[key], o) if key in outcomes else o
+    shifted = [dataclasses.replace(f, row=f.row + first.n_rows) for f in second.failures]
+    return TableReport(
+        first.table, first.schema_version, first.n_rows + second.n_rows, list(outcomes.values()),
+        first.failures + shifted, first.rejects + second.rejects,
+    )  # fmt: skip
+
+
+def _merge_outcomes(a: ExpectationOutcome, b: ExpectationOutcome) -> ExpectationOutcome:
+    counts = [c for c in (a.unexpected_count, b.unexpected_count) if c is not None]
+    return ExpectationOutcome(
+        a.expectation, a.column, a.success and b.success, sum(counts) if counts else None,
+        (a.sample + b.sample)[:SAMPLE_SIZE], a.error or b.error,
+    )  # fmt: skip
 
 
 def build_suite(schema: TableSchema) -> Any:
@@ -277,6 +308,60 @@ def validate_tables(
     run = validator or Validator()
     return ValidationReport(
         {n: run.validate_table(tables[n], load_schema(schemas_dir, n)) for n in sorted(tables)}
+    )
+
+
+class ChunkValidator:
+    """Validates tables that arrive in chunks, as if each were one table.
+
+    Rows are numbered across chunks, and unique columns are checked across chunks through a sorted
+    array of 64-bit hashes of the values seen (8 bytes a row, not the values themselves). Two
+    different ids share a hash with odds of about n^2 / 2^65 (1e-8 for a million rows): the false
+    duplicate it would report fails the build loudly, never silently.
+    """
+
+    def __init__(self, schemas_dir: Path, validator: Validator | None = None) -> None:
+        self._schemas_dir = schemas_dir
+        self._validator = validator or Validator()
+        self._seen: dict[tuple[str, str], np.ndarray] = {}
+        self.report = ValidationReport({})
+
+    def validate(self, table: str, frame: pd.DataFrame) -> TableReport:
+        """The chunk's report (its own row numbers); the running ``report`` takes it in."""
+        schema = load_schema(self._schemas_dir, table)
+        chunk = self._validator.validate_table(frame, schema)
+        for column in (c.name for c in schema.columns if c.unique and c.name in frame.columns):
+            chunk = self._check_seen(chunk, table, frame[column].reset_index(drop=True), schema)
+        self.report = self.report.merge(ValidationReport({table: chunk}))
+        return chunk
+
+    def _check_seen(
+        self, chunk: TableReport, table: str, values: pd.Series, schema: TableSchema
+    ) -> TableReport:
+        hashes = pd.util.hash_pandas_object(values.astype(object), index=False).to_numpy()
+        seen = self._seen.get((table, str(values.name)), np.empty(0, dtype=np.uint64))
+        valid = values.notna().to_numpy()
+        known = valid & np.isin(hashes, seen, assume_unique=False)
+        self._seen[(table, str(values.name))] = np.union1d(seen, hashes[valid])
+        rows = [int(i) for i in np.flatnonzero(known)]
+        return _with_repeats(chunk, schema, str(values.name), rows, values) if rows else chunk
+
+
+def _with_repeats(
+    chunk: TableReport, schema: TableSchema, column: str, rows: list[int], values: pd.Series
+) -> TableReport:
+    """The chunk's report with ``rows`` failing uniqueness: their value was seen in an earlier chunk."""
+    failed = [RowFailure(row, UNIQUE_EXPECTATION, column, _short(values.iloc[row])) for row in rows]
+    outcome = ExpectationOutcome(
+        UNIQUE_EXPECTATION, column, False, len(rows), tuple(str(f.value) for f in failed[:SAMPLE_SIZE])
+    )
+    key = (UNIQUE_EXPECTATION, column)
+    outcomes = [o for o in chunk.outcomes if (o.expectation, o.column) != key]
+    previous = [o for o in chunk.outcomes if (o.expectation, o.column) == key]
+    outcomes.append(_merge_outcomes(previous[0], outcome) if previous else outcome)
+    extra = _rejects(pd.DataFrame({column: values}), schema, failed)
+    return dataclasses.replace(
+        chunk, outcomes=outcomes, failures=chunk.failures + failed, rejects=chunk.rejects + extra
     )
 
 

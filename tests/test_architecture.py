@@ -58,7 +58,7 @@ ALLOWED = {
     "coder.classify.decide": {"coder.classify.rules", "coder.classify.model", "coder.classify.modality"},
     "coder.classify.train": {"coder.classify.model", "coder.classify.corpora", "coder.classify.evaluate"},
     "coder.validate": {"coder.tables"},
-    "coder.store": {"coder.tables", "coder.validate"},
+    "coder.store": {"coder.tables", "coder.validate", "coder.release_files", "coder.release_read"},
     "coder.diff": {"coder.store"},
     "coder.report": {"coder.store"},
     "coder.pipeline": STAGES | {"coder.classify.decide", "coder.classify"},

@@ -284,3 +284,44 @@ def test_reports_read_as_text(release: Path, tmp_path: Path) -> None:
     assert store.verify_release(release).to_text().endswith("ok (every file matches the manifest)")
     (info,) = store.list_versions(release.parent.parent, "demo")
     assert info.to_text() == "demo v1 (latest): 50 articles, 0 rejects"
+
+
+def test_streamed_tables_give_the_same_bytes_however_they_were_chunked(tmp_path: Path) -> None:
+    rows = pd.DataFrame([article(i) for i in range(2_500)])  # three article row groups (1,000 a group)
+    with store.open_release(tmp_path / "one", "demo") as writer:
+        writer.append("articles", rows)
+        whole = writer.commit({"rejects": pd.DataFrame()}, {"x": 1})
+    with store.open_release(tmp_path / "two", "demo") as writer:
+        for start in range(0, 2_500, 333):
+            writer.append("articles", rows.iloc[start : start + 333])
+        chunked = writer.commit({"rejects": pd.DataFrame()}, {"x": 1})
+    assert (whole.path / "articles.parquet").read_bytes() == (chunked.path / "articles.parquet").read_bytes()
+    assert pq.read_metadata(chunked.path / "articles.parquet").num_row_groups == 3
+    assert chunked.manifest["tables"]["articles"]["rows"] == 2_500
+    assert store.verify_release(chunked.path).ok
+
+
+def test_an_exception_inside_open_release_leaves_no_release_and_frees_the_lock(tmp_path: Path) -> None:
+    with pytest.raises(RuntimeError), store.open_release(tmp_path, "demo", lock_wait_s=0.1) as writer:
+        writer.append("articles", sample_tables()["articles"])
+        raise RuntimeError("coding failed")
+    assert sorted(p.name for p in (tmp_path / "demo").iterdir()) == [".lock"]
+    assert store.write_release(tmp_path, "demo", sample_tables(), {}, lock_wait_s=0.1).version == "v1"
+
+
+def test_commit_applies_a_column_update_to_a_streamed_table(tmp_path: Path) -> None:
+    with store.open_release(tmp_path, "demo") as writer:
+        writer.append("articles", pd.DataFrame([article(i, n_events=2) for i in range(1_200)]))
+        update = store.ColumnUpdate("article_id", "n_events", {"a3": 1, "a1100": 0})
+        release = writer.commit({}, {}, {"articles": update})
+    back = store.read_table(release.path, "articles").set_index("article_id")["n_events"]
+    assert (back["a3"], back["a1100"], back["a4"]) == (1, 0, 2)
+    assert pq.read_metadata(release.path / "articles.parquet").num_row_groups == 2
+    assert store.verify_release(release.path).ok
+
+
+def test_appending_after_commit_is_refused(tmp_path: Path) -> None:
+    writer = store.open_release(tmp_path, "demo")
+    writer.commit(sample_tables(), {})
+    with pytest.raises(ReleaseError, match="already committed"):
+        writer.append("articles", sample_tables()["articles"])

@@ -19,6 +19,8 @@ from coder.errors import ReleaseError
 from coder.records import Article, Casualties, Classification, Event, EventDate, Place, Reject, Sentence
 from coder.validate import (
     TYPE_EXPECTATION,
+    UNIQUE_EXPECTATION,
+    ChunkValidator,
     ValidationReport,
     Validator,
     canonical_column,
@@ -225,3 +227,27 @@ def test_type_pass_flags_exactly_the_values_of_another_type(data: st.DataObject,
     out, failed = canonical_column(pd.Series(values, dtype=object), kind)
     assert failed == [i for i, v in enumerate(values) if v is not None and not _of_type(kind, v)]
     assert out.isna().tolist() == [v is None or i in failed for i, v in enumerate(values)]
+
+
+def test_chunks_report_like_the_whole_table(validator: Validator) -> None:
+    events = good_tables(30)["events"]
+    chunks = ChunkValidator(SCHEMAS, validator)
+    for start in (0, 10, 20):
+        chunks.validate("events", events.iloc[start : start + 10])
+    whole = validate_tables({"events": events}, SCHEMAS, validator)
+    assert chunks.report.to_dict() == whole.to_dict()
+
+
+def test_an_id_repeated_in_a_later_chunk_fails_uniqueness_at_its_row(validator: Validator) -> None:
+    events = good_tables(30)["events"]
+    events.loc[25, "event_id"] = events.loc[3, "event_id"]
+    events.loc[28, "confidence"] = 7.0  # out of range: a row failure GX finds inside the last chunk
+    chunks = ChunkValidator(SCHEMAS, validator)
+    for start in (0, 10, 20):
+        chunks.validate("events", events.iloc[start : start + 10])
+    whole = validate_tables({"events": events}, SCHEMAS, validator)
+    merged = chunks.report.tables["events"]
+    assert not merged.success
+    assert _failures(merged, UNIQUE_EXPECTATION, "event_id") == [25]
+    assert merged.failing_rows == whole.tables["events"].failing_rows
+    assert [r.row_key for r in merged.rejects if r.expectation == UNIQUE_EXPECTATION] == ["e3"]
