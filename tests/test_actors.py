@@ -496,3 +496,78 @@ def test_quote_continuation_keeps_the_speaker(nlp_full, dictionary) -> None:
     assert who.actor1 is not None and who.actor1.text == "Kerry" and who.actor1.matched_by == "coreference:s1"
     who = extract_actors(nlp_full(text), sentence, decision, dictionary, None, article)
     assert who.actor1 is None  # no previous statement: "This" names nobody
+
+
+# --- speed work must not change results (the seed events' actors are fixed in tests/test_geo.py) ----------
+
+_TEXTS = st.text(alphabet=st.sampled_from("abIrqU.S's’ -\u2019Iraqi forces the THE Sé,"), max_size=60)
+
+
+def _reference_tokens(text: str) -> list[tuple[str, int, int, bool]]:
+    """(norm, start, end, capitalised) per kept token, as the tokeniser was first written: the oracle."""
+    import re
+
+    text, out = text.replace("\u2019", "'"), []
+    for m in re.finditer(r"(?:[^\W_]\.){2,}|[^\W_]+", text):
+        norm = m.group().lower().rstrip(".")
+        possessive = norm == "s" and m.start() > 0 and text[m.start() - 1] == "'"
+        if norm != "the" and not possessive:
+            out.append((norm, m.start(), m.end(), m.group()[0].isupper()))
+    return out
+
+
+@given(_TEXTS)
+def test_tokens_match_the_reference(text: str) -> None:
+    from coder.actors.dictionary import _tokens
+
+    assert list(zip(*_tokens(text), strict=True)) == _reference_tokens(text)
+
+
+def _all_hits(dictionary: ActorDictionary, text: str) -> list[tuple[object, int]]:
+    """Every n-gram tried, longest first, as the scan was first written: the oracle for the pruned scan."""
+    from coder.actors.dictionary import Hit
+
+    tokens, found = _reference_tokens(text), []
+    longest = max(len(k) for k in dictionary._index)
+    for n in range(min(longest, len(tokens)), 0, -1):
+        for i in range(len(tokens) - n + 1):
+            entry = dictionary._pick(tuple(t[0] for t in tokens[i : i + n]), None)
+            if entry is not None:
+                found.append((Hit(entry, tokens[i][1], tokens[i + n - 1][2]), i))
+    return found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Iraqi security forces and Islamic State of Iraq and the Levant militants clashed near U.S. troops",
+        "the government of Liberia said Washington Post reporters met the Iraqi Army's commander",
+        "",
+    ],
+)
+def test_pruned_scan_finds_every_hit_in_the_same_order(dictionary: ActorDictionary, text: str) -> None:
+    from coder.actors.dictionary import _tokens
+
+    assert dictionary._hits(_tokens(text), None) == _all_hits(dictionary, text)
+
+
+@given(st.lists(st.sampled_from(["Iraq", "iraq", "United", "States", "the", "U.S.", "Syria", "'s", "army"])))
+@settings(max_examples=60)
+def test_country_counts_match_a_full_scan(dictionary: ActorDictionary, words: list[str]) -> None:
+    from collections import Counter
+
+    text = " ".join(words)
+    tokens, counts = _reference_tokens(text), Counter[str | None]()
+    for n in (3, 2, 1):  # every n-gram, as first written
+        for i in range(len(tokens) - n + 1):
+            iso3 = dictionary.country_forms.get(tuple(t[0] for t in tokens[i : i + n]))
+            counts[iso3] += iso3 is not None and (n > 1 or tokens[i][3])
+    ranked = sorted(((k, v) for k, v in counts.items() if k and v), key=lambda kv: (-kv[1], kv[0]))
+    least = dictionary.policy["country_hint_min_mentions"]
+    assert dictionary._count_countries(text) == (ranked[0][0] if ranked and ranked[0][1] >= least else None)
+
+
+def test_find_answers_are_the_same_when_cached(dictionary: ActorDictionary) -> None:
+    fresh = ActorDictionary.load(ACTORS_DIR)
+    for text in ("Iraqi troops", "security forces in Iraq", "nobody", "Iraqi troops"):
+        assert fresh.find(text) == fresh._best(text, None) == dictionary.find(text)

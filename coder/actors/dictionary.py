@@ -7,10 +7,11 @@ import hashlib
 import json
 import re
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jsonschema
 
@@ -26,6 +27,7 @@ SCHEMA_PATH = PROJECT_ROOT / "schemas" / "actors.schema.json"
 _TOKEN = re.compile(r"(?:[^\W_]\.){2,}|[^\W_]+")
 _DROPPED = frozenset({"the"})  # "the" is optional in names ("(the) Islamic State of Iraq and the Levant")
 _HINT_CACHE_SIZE = 256
+_FIND_CACHE_SIZE = 50_000  # phrases recur: the parse rules ask about the same head several times
 # Country names that take "the" after "of" in ACLED actor names.
 _THE_COUNTRIES = ("United ", "Central African", "Democratic Republic", "Republic of", "Philippines")
 
@@ -79,28 +81,36 @@ class Hit:
     end: int
 
 
-@dataclass(frozen=True)
-class _Tok:
-    norm: str
-    start: int
-    end: int
-    capital: bool
+class _Tokens(NamedTuple):
+    """The word tokens of a text as parallel lists: built by comprehensions, not one object per word
+    (an article has thousands)."""
+
+    norms: list[str]
+    starts: list[int]
+    ends: list[int]
+    capital: list[bool]
 
 
-def _tokens(text: str) -> list[_Tok]:
+def _tokens(text: str) -> _Tokens:
     text = text.replace("\u2019", "'")
-    out = []
-    for m in _TOKEN.finditer(text):
-        norm = m.group().lower().rstrip(".")
-        possessive = norm == "s" and m.start() > 0 and text[m.start() - 1] == "'"
-        if norm not in _DROPPED and not possessive:
-            out.append(_Tok(norm, m.start(), m.end(), m.group()[0].isupper()))
-    return out
+    found = [(m.group(), m.start(), m.end()) for m in _TOKEN.finditer(text)]
+    norms = [word.lower().rstrip(".") for word, _, _ in found]
+    keep = [
+        i
+        for i, norm in enumerate(norms)
+        if norm not in _DROPPED and not (norm == "s" and found[i][1] > 0 and text[found[i][1] - 1] == "'")
+    ]
+    return _Tokens(
+        [norms[i] for i in keep],
+        [found[i][1] for i in keep],
+        [found[i][2] for i in keep],
+        [found[i][0][0].isupper() for i in keep],
+    )
 
 
 def normalise(text: str) -> tuple[str, ...]:
     """The lookup key of a name: lower-case word tokens, without 'the' and possessive 's."""
-    return tuple(t.norm for t in _tokens(text))
+    return tuple(_tokens(text).norms)
 
 
 @dataclass
@@ -114,7 +124,12 @@ class ActorDictionary:
     version: str
     _index: dict[tuple[str, ...], list[ActorEntry]] = field(default_factory=dict, repr=False)
     _hints: dict[str, str | None] = field(default_factory=dict, repr=False)
-    _max_len: int = field(default=1, repr=False)
+    _found: dict[tuple[str, date | None], Hit | None] = field(default_factory=dict, repr=False)
+    # First word of an alias -> the alias lengths (in words) starting with it, longest first: a scan tries
+    # only the n-grams that can match, in place of every n-gram up to the longest alias.
+    _widths: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
+    _country_widths: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
+    word_sets: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)  # the policy's word lists
 
     def __post_init__(self) -> None:
         for entry in self.entries:
@@ -122,7 +137,14 @@ class ActorDictionary:
                 bucket = self._index.setdefault(normalise(alias), [])
                 if entry not in bucket:
                     bucket.append(entry)
-        self._max_len = max((len(k) for k in self._index), default=1)
+        self._widths = _widths_by_first_word(self._index)
+        self.word_sets = {
+            k: frozenset(v)
+            for k, v in self.policy.items()
+            if isinstance(v, list) and all(isinstance(w, str) for w in v)
+        }
+        # Country hints count forms of up to three words (see _count_countries).
+        self._country_widths = _widths_by_first_word(k for k in self.country_forms if len(k) <= 3)
 
     @classmethod
     def load(cls, actors_dir: Path, schema_path: Path = SCHEMA_PATH) -> ActorDictionary:
@@ -156,6 +178,14 @@ class ActorDictionary:
         A generic winner ("security forces") is made concrete by a country named in the same phrase
         ("security forces in Iraq", "the government of Liberia").
         """
+        key = (text, on)
+        if key not in self._found:
+            if len(self._found) >= _FIND_CACHE_SIZE:
+                self._found.clear()
+            self._found[key] = self._best(text, on)
+        return self._found[key]
+
+    def _best(self, text: str, on: date | None) -> Hit | None:
         hits = self._hits(_tokens(text), on)
         if not hits:
             return None
@@ -166,15 +196,14 @@ class ActorDictionary:
                 best = replace(best, entry=best.entry.for_country(country, self.countries[country]))
         return best
 
-    def _hits(self, tokens: list[_Tok], on: date | None) -> list[tuple[Hit, int]]:
-        """Every alias match as (hit, first token index)."""
-        found = []
-        for n in range(min(self._max_len, len(tokens)), 0, -1):
-            for i in range(len(tokens) - n + 1):
-                entry = self._pick(tuple(t.norm for t in tokens[i : i + n]), on)
-                if entry is not None:
-                    found.append((Hit(entry, tokens[i].start, tokens[i + n - 1].end), i))
-        return found
+    def _hits(self, tokens: _Tokens, on: date | None) -> list[tuple[Hit, int]]:
+        """Every alias match as (hit, first token index), longer matches first, then left to right."""
+        found, norms = [], tokens.norms
+        for i, n in _candidate_ngrams(norms, self._widths):
+            entry = self._pick(tuple(norms[i : i + n]), on)
+            if entry is not None:
+                found.append((n, i, Hit(entry, tokens.starts[i], tokens.ends[i + n - 1])))
+        return [(hit, i) for _, i, hit in sorted(found, key=lambda f: (-f[0], f[1]))]
 
     def _pick(self, key: tuple[str, ...], on: date | None) -> ActorEntry | None:
         valid = [e for e in self._index.get(key, ()) if e.valid_on(on)]
@@ -194,13 +223,12 @@ class ActorDictionary:
         return self._hints[article.article_id]
 
     def _count_countries(self, text: str) -> str | None:
-        tokens = _tokens(text)
+        norms, _, _, capital = _tokens(text)
         counts: Counter[str] = Counter()
-        for n in (3, 2, 1):
-            for i in range(len(tokens) - n + 1):
-                iso3 = self.country_forms.get(tuple(t.norm for t in tokens[i : i + n]))
-                if iso3 is not None and (n > 1 or tokens[i].capital):
-                    counts[iso3] += 1
+        for i, n in _candidate_ngrams(norms, self._country_widths):
+            iso3 = self.country_forms.get(tuple(norms[i : i + n]))
+            if iso3 is not None and (n > 1 or capital[i]):
+                counts[iso3] += 1
         if not counts:
             return None
         iso3, top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0]
@@ -209,11 +237,27 @@ class ActorDictionary:
     def nearest_named(self, text: str, *, on: date | None, person: bool) -> Hit | None:
         """The last named (capitalised, not generic, not a bare country) match in ``text``: an antecedent."""
         tokens = _tokens(text)
-        hits = [(h, i) for h, i in self._hits(tokens, on) if tokens[i].capital and tier(h.entry) == 2]
+        hits = [(h, i) for h, i in self._hits(tokens, on) if tokens.capital[i] and tier(h.entry) == 2]
         hits = [(h, i) for h, i in hits if h.entry.kind != "media"]
         if person and any(h.entry.kind == "person" for h, _ in hits):
             hits = [(h, i) for h, i in hits if h.entry.kind == "person"]
         return max(hits, key=lambda hi: (hi[0].end, hi[0].end - hi[0].start))[0] if hits else None
+
+
+def _widths_by_first_word(keys: Iterable[tuple[str, ...]]) -> dict[str, tuple[int, ...]]:
+    widths: dict[str, set[int]] = {}
+    for key in keys:
+        if key:
+            widths.setdefault(key[0], set()).add(len(key))
+    return {first: tuple(sorted(ns, reverse=True)) for first, ns in widths.items()}
+
+
+def _candidate_ngrams(norms: list[str], widths: dict[str, tuple[int, ...]]) -> Iterator[tuple[int, int]]:
+    """(start index, width) of every n-gram whose first word starts a key of that width."""
+    for i, norm in enumerate(norms):
+        for n in widths.get(norm, ()):
+            if i + n <= len(norms):
+                yield i, n
 
 
 def tier(entry: ActorEntry) -> int:

@@ -3,6 +3,7 @@ actor dictionary: actor1 initiator, actor2 target, assoc_actor1 fighting alongsi
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ def find_trigger(doc: Doc, dictionary: ActorDictionary) -> Token | None:
     """The event word of a sentence without a classification: the root, unless the root only reports
     a fronted event clause ("Rebels seized the town, police said") or an outlet reports one."""
     root = next((t for t in doc if t.dep_ == "ROOT"), None)
-    if root is None or root.lemma_.lower() not in dictionary.policy["reporting_verbs"]:
+    if root is None or root.lemma_.lower() not in dictionary.word_sets["reporting_verbs"]:
         return root
     clauses = [c for c in root.children if c.dep_ == "ccomp"]
     fronted = [c for c in clauses if c.i < root.i]
@@ -49,7 +50,7 @@ def extract_actors(
     trigger = _trigger_from_decision(doc, sentence, decision) or find_trigger(doc, dictionary)
     if trigger is None:
         return EventActors()
-    violent = decision.event_type in dictionary.policy["violent_event_types"]
+    violent = decision.event_type in dictionary.word_sets["violent_event_types"]
     finder = _Finder(sentence, article, dictionary, previous, dictionary.country_hint(article), violent)
     actor1_heads, actor2_heads = finder.roles(finder.speaker_verb(trigger))
     side1 = [a for a in (finder.actor(t, role=1) for t in actor1_heads) if a is not None]
@@ -75,7 +76,7 @@ def _first(head: Token, deps: tuple[str, ...]) -> Token | None:
     return next((c for c in head.children if c.dep_ in deps), None)
 
 
-def _pobjs(head: Token, preps: list[str], deps: tuple[str, ...] = ("prep", "agent")) -> list[Token]:
+def _pobjs(head: Token, preps: Collection[str], deps: tuple[str, ...] = ("prep", "agent")) -> list[Token]:
     return [
         o
         for p in head.children
@@ -119,6 +120,10 @@ class _Finder:
     def policy(self) -> dict[str, Any]:
         return self.dictionary.policy
 
+    def words(self, name: str) -> frozenset[str]:
+        """A word list of the policy as a set (membership is asked thousands of times per article)."""
+        return self.dictionary.word_sets[name]
+
     @staticmethod
     def is_outlet(head: Token, dictionary: ActorDictionary) -> bool:
         hit = dictionary.find(_phrase(head, dictionary).text)
@@ -127,7 +132,7 @@ class _Finder:
     def speaker_verb(self, verb: Token) -> Token:
         """For a saying verb whose subject is an outlet, the nested saying verb ("the Post reported that
         Kerry said ..."), so that the speaker, not the outlet, is actor1."""
-        saying = self.policy["reporting_verbs"]
+        saying = self.words("reporting_verbs")
         while verb.lemma_.lower() in saying:
             subject = _first(verb, _SUBJECTS)
             nested = [c for c in verb.children if c.dep_ == "ccomp" and c.lemma_.lower() in saying]
@@ -140,16 +145,16 @@ class _Finder:
         """Heads of the actor1 side and of the actor2 side."""
         if trigger.pos_ in ("NOUN", "PROPN"):
             return self.noun_roles(trigger)
-        agents = _pobjs(trigger, self.policy["agent_preps"])
+        agents = _pobjs(trigger, self.words("agent_preps"))
         patients = [c for c in trigger.children if c.dep_ == "nsubjpass"]
         if patients or agents:
             return _with_conjuncts(agents), _with_conjuncts(patients)
         subject, actor2 = _subject(trigger), self.targets(trigger)
-        if subject is not None and subject.lemma_.lower() in self.policy["event_nouns"]:
+        if subject is not None and subject.lemma_.lower() in self.words("event_nouns"):
             # "An airstrike by coalition jets killed five civilians": the noun carries the initiator.
             return self.noun_roles(subject)[0], actor2
         actor1 = _with_conjuncts([subject] if subject is not None else [])
-        if not actor2 and len(actor1) > 1 and trigger.lemma_.lower() in self.policy["symmetric_verbs"]:
+        if not actor2 and len(actor1) > 1 and trigger.lemma_.lower() in self.words("symmetric_verbs"):
             return actor1[:1], actor1[1:2]
         return actor1, actor2
 
@@ -158,7 +163,7 @@ class _Finder:
         between = _with_conjuncts(_pobjs(noun, ["between"]))
         if between:
             return between[:1], between[1:2]
-        actor1 = _pobjs(noun, self.policy["agent_preps"]) or [c for c in noun.children if c.dep_ == "poss"]
+        actor1 = _pobjs(noun, self.words("agent_preps")) or [c for c in noun.children if c.dep_ == "poss"]
         modifiers = [c for c in noun.children if c.dep_ in ("amod", "compound") and self.names_actor(c)]
         actor1 = actor1 or modifiers
         if not actor1 and noun.dep_ in ("dobj", "attr") and noun.head.pos_ in ("VERB", "AUX"):
@@ -195,25 +200,23 @@ class _Finder:
     def objects(self, head: Token) -> list[Token]:
         """Dative, direct object and objects of target prepositions, without places of violent events,
         times, and the audience of a saying verb ("told reporters")."""
-        saying = head.lemma_.lower() in self.policy["reporting_verbs"]
+        saying = head.lemma_.lower() in self.words("reporting_verbs")
         candidates = [c for c in head.children if c.dep_ in ("dative", "dobj")]
         for prep in (c for c in head.children if c.dep_ in ("prep", "dative")):
-            if prep.lower_ in self.policy["target_preps"]:
+            if prep.lower_ in self.words("target_preps"):
                 candidates += [o for o in prep.children if o.dep_ == "pobj" and self.not_a_place(o, prep)]
         return [
             c
             for c in candidates
             if c.ent_type_ not in ("DATE", "TIME")
             and not (
-                saying
-                and ({c.lower_, c.lemma_.lower()} & set(self.policy["audience_nouns"]) or self.is_media(c))
+                saying and ({c.lower_, c.lemma_.lower()} & self.words("audience_nouns") or self.is_media(c))
             )
         ]
 
     def not_a_place(self, token: Token, prep: Token) -> bool:
-        if (
-            prep.lower_ in ("against", "with", "to")
-            or token.ent_type_ not in self.policy["location_entity_labels"]
+        if prep.lower_ in ("against", "with", "to") or token.ent_type_ not in self.words(
+            "location_entity_labels"
         ):
             return True
         # "called on Syria" addresses a state; "strikes on Damascus" (a violent event) hit a place.
@@ -242,13 +245,13 @@ class _Finder:
             return None
         if self.names_actor(subject, role=2):
             return subject
-        place = subject.ent_type_ in self.policy["location_entity_labels"]
+        place = subject.ent_type_ in self.words("location_entity_labels")
         return subject if self.could_be_actor(subject) and not place else None
 
     def clauses(self, head: Token) -> list[Token]:
         """Clauses that may hold the target: purpose clauses of light verbs, reported clauses of saying."""
         deps = ["xcomp", "advcl", "acl"]
-        if head.lemma_.lower() in self.policy["reporting_verbs"] or head.pos_ != "VERB":
+        if head.lemma_.lower() in self.words("reporting_verbs") or head.pos_ != "VERB":
             deps.append("ccomp")
         return [c for c in head.children if c.dep_ in deps and c.pos_ in ("VERB", "AUX")]
 
@@ -259,23 +262,21 @@ class _Finder:
         """A target outside the dictionary counts only when it is a named person, group or state, or headed
         by a person/group noun ("responsibility", "details" are not); a subject unless it is a thing."""
         lemma = token.lemma_.lower()
-        if self.is_thing(token) or lemma in self.policy["event_nouns"]:
+        if self.is_thing(token) or lemma in self.words("event_nouns"):
             return False
         if role == 1:
             return True
-        named = token.ent_type_ in self.policy["actor_entity_labels"] or token.pos_ == "PROPN"
-        return named or lemma in self.policy["actor_nouns"] or token.lower_ in self.policy["actor_nouns"]
+        named = token.ent_type_ in self.words("actor_entity_labels") or token.pos_ == "PROPN"
+        return named or lemma in self.words("actor_nouns") or token.lower_ in self.words("actor_nouns")
 
     def is_thing(self, token: Token) -> bool:
         """Instruments, quantifiers, negated and non-referential heads ("No group", "Some", "There")."""
         words = {token.lower_, token.lemma_.lower()}
-        if words & set(self.policy["non_referential"]) or token.is_punct:
+        if words & self.words("non_referential") or token.is_punct:
             return True
         if any(c.dep_ == "det" and c.lower_ == "no" for c in token.children):
             return True
-        return bool(words & set(self.policy["instrument_nouns"])) and not self.dictionary.find(
-            self.text_of(token)
-        )
+        return bool(words & self.words("instrument_nouns")) and not self.dictionary.find(self.text_of(token))
 
     def names_actor(self, token: Token, *, role: int = 1) -> bool:
         if token.lower_ in self.policy["pronouns"]:
@@ -314,7 +315,7 @@ class _Finder:
         """Appositions and names given by a naming participle ("a group called X", "known as X")."""
         out = [c for c in head.children if c.dep_ == "appos"]
         for acl in (
-            c for c in head.children if c.dep_ == "acl" and c.lemma_.lower() in self.policy["naming_verbs"]
+            c for c in head.children if c.dep_ == "acl" and c.lemma_.lower() in self.words("naming_verbs")
         ):
             out += [c for c in acl.children if c.dep_ in ("oprd", "attr", "dobj", "appos")]
             out += [o for p in acl.children if p.dep_ == "prep" for o in p.children if o.dep_ == "pobj"]
@@ -331,7 +332,7 @@ class _Finder:
     def anaphor(self, span: Span, head: Token) -> ActorEntry | None:
         """ "the group" refers back to the last named group before the sentence."""
         definite = any(c.dep_ == "det" and c.lower_ in ("the", "this", "that") for c in head.children)
-        if head.lemma_.lower() not in self.policy["anaphoric_nouns"] or not definite or len(span) > 3:
+        if head.lemma_.lower() not in self.words("anaphoric_nouns") or not definite or len(span) > 3:
             return None
         hit = self.dictionary.nearest_named(self.text_before(), on=self.article.published, person=False)
         return hit.entry if hit is not None and hit.entry.kind in ("group", "organization") else None
@@ -417,7 +418,7 @@ class _Finder:
 def _phrase(head: Token, dictionary: ActorDictionary) -> Span:
     """The noun phrase of an actor head without clauses, appositions, conjuncts or place phrases;
     'of'/'from' phrases stay because they name the group ("militants from ISIL")."""
-    sources, keep = dictionary.policy["source_preps"], [head]
+    sources, keep = dictionary.word_sets["source_preps"], [head]
     for child in head.children:
         if child.dep_ not in _CUT_DEPS:
             keep.extend(child.subtree)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
 from coder.geo.index import Gazetteer, PlaceCandidate, rank_candidates
 from coder.geo.names import normalise_name
@@ -14,6 +15,7 @@ from coder.records import Article, Sentence
 _WORD_RE = re.compile(r"\w[\w'’-]*")
 _CAP = r"(?:[A-Z]|(?:al|el|ad|ar|as|an|az|ash|ez)-[A-Z])[\w'’-]*"  # "Fallujah", "al-Qaim"
 # Runs of capitalised words, lower-case articles allowed inside: "Deir ez Zor", "Balad Ruz", "Bab al-Hawa".
+_POSSESSIVE_RE = re.compile(r"['’]s$")
 _RUN_RE = re.compile(rf"{_CAP}(?:[ -]+(?:(?:al|el|ad|ar|as|an|at|az|ez|ash|de|del|la|le|du)[ -]+)*{_CAP})*")
 
 
@@ -47,7 +49,7 @@ def _longest_hit(text: str, words: list[re.Match[str]], i: int, gz: Gazetteer) -
     rules = gz.rules
     for n in range(min(rules.max_ngram, len(words) - i), 0, -1):
         start = words[i].start()
-        phrase = re.sub(r"['’]s$", "", text[start : words[i + n - 1].end()])
+        phrase = _POSSESSIVE_RE.sub("", text[start : words[i + n - 1].end()])
         key = normalise_name(phrase)
         if len(key) < rules.min_name_length or key in rules.stop_keys or key in rules.demonyms:
             continue
@@ -68,22 +70,49 @@ class ArticleContext:
     country_place: PlaceCandidate | None = None
     main: Mention | None = None
     mentions: tuple[tuple[str, int], ...] = ()  # (gazetteer id, count), most mentioned first
+    # ``find_toponyms`` of each text scanned, by (article offset, text): the sentence's own place reuses it.
+    scanned: Mapping[tuple[int, str], tuple[Mention, ...]] = field(
+        default_factory=dict, compare=False, repr=False
+    )
+
+    def toponyms(self, sentence: Sentence, gazetteer: Gazetteer) -> list[Mention]:
+        """``find_toponyms`` of a sentence (offsets into it), from the article scan when it was read there."""
+        known = self.scanned.get((sentence.start_char, sentence.text))
+        return list(known) if known is not None else find_toponyms(sentence.text, gazetteer)
 
 
 def article_context(article: Article, sentences: list[Sentence], gazetteer: Gazetteer) -> ArticleContext:
     """Toponyms of title + codable sentences by gazetteer matching; dominant country by votes; main place."""
     rules, hits, evidence = gazetteer.rules, [], []  # evidence: (article offset, iso3 or None)
+    scanned: dict[tuple[int, str], tuple[Mention, ...]] = {}
+    demonyms: dict[str, str | None] = {}  # word -> country: an article repeats most of its words
     for offset, text in _context_texts(article, sentences):
-        for hit in find_toponyms(text, gazetteer):
+        scanned[offset, text] = found = tuple(find_toponyms(text, gazetteer))
+        for hit in found:
             hits.append(replace(hit, start=offset + hit.start if offset >= 0 else -1))
             evidence.append((offset + hit.start, country_evidence(hit.place, rules)))
-        # Demonyms ("Iraqi forces") are the commonest country evidence in conflict news.
-        keys = [(w.start(), normalise_name(w.group())) for w in _WORD_RE.finditer(text)]
-        evidence += [(offset + at, rules.demonyms.get(k) or rules.demonyms.get(k[:-1])) for at, k in keys]
-    votes = Counter(iso3 for _, iso3 in sorted(evidence, key=lambda e: e[0]) if iso3)  # ties: first seen
+        evidence += _demonym_evidence(text, offset, rules, demonyms)
+    # Words without evidence are dropped before the (stable) sort: same order, a fraction of the items.
+    ranked = sorted((e for e in evidence if e[1]), key=lambda e: e[0])
+    votes = Counter(iso3 for _, iso3 in ranked if iso3)  # ties: first seen
     if not votes:
-        return ArticleContext()
-    return _main_place(votes.most_common(1)[0][0], hits, gazetteer)
+        return ArticleContext(scanned=scanned)
+    return replace(_main_place(votes.most_common(1)[0][0], hits, gazetteer), scanned=scanned)
+
+
+def _demonym_evidence(
+    text: str, offset: int, rules: GeoRules, memo: dict[str, str | None]
+) -> list[tuple[int, str]]:
+    """Demonyms ("Iraqi forces") are the commonest country evidence in conflict news."""
+    found = []
+    for match in _WORD_RE.finditer(text):
+        word = match.group()
+        if word not in memo:
+            key = normalise_name(word)
+            memo[word] = rules.demonyms.get(key) or rules.demonyms.get(key[:-1])
+        if iso3 := memo[word]:
+            found.append((offset + match.start(), iso3))
+    return found
 
 
 def _context_texts(article: Article, sentences: list[Sentence]) -> list[tuple[int, str]]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -77,9 +79,15 @@ class OfflineGazetteer:
     built only on a hit, so loading is quick and memory a few tens of megabytes."""
 
     max_candidates = 25
+    # Names recur across articles ("Baghdad", "the Islamic State"): a lookup is answered once per name and
+    # country, and a row is made a candidate once. Bounded, so a long build's memory stays flat.
+    cache_size = 200_000
 
     def __init__(self, columns: list[Any], hashes: np.ndarray, rows: np.ndarray, rules: GeoRules, built: str):
         self._columns, self._hashes, self._rows = columns, hashes, rows
+        self._found: dict[tuple[str, str | None], tuple[PlaceCandidate, ...]] = {}
+        self._made: dict[int, PlaceCandidate] = {}
+        self._readers = [_reader(column) for column in columns]
         rows_of_countries = pc.indices_nonzero(pc.equal(columns[2], "country")).to_pylist()
         self._countries = {columns[4][i].as_py(): i for i in rows_of_countries}
         self.rules = rules
@@ -111,9 +119,16 @@ class OfflineGazetteer:
         return cls(columns, hashes, rows, GeoRules.load(places_dir / "rules.json"), str(meta.get("version")))
 
     def lookup(self, name: str, *, country_iso3: str | None = None) -> list[PlaceCandidate]:
+        found = self._found.get((name, country_iso3))
+        if found is None:
+            found = self._ranked(name, country_iso3)
+            _bounded(self._found, self.cache_size)[(name, country_iso3)] = found
+        return list(found)
+
+    def _ranked(self, name: str, country_iso3: str | None) -> tuple[PlaceCandidate, ...]:
         exact = normalise_name(name)
         found = (self._find(exact) or self._find(loose_key(exact))) if exact else []
-        return rank_candidates(found, country_iso3)[: self.max_candidates]
+        return tuple(rank_candidates(found, country_iso3)[: self.max_candidates])
 
     def country(self, iso3: str) -> PlaceCandidate | None:
         row = self._countries.get(iso3)
@@ -121,8 +136,35 @@ class OfflineGazetteer:
 
     def _find(self, key: str) -> list[PlaceCandidate]:
         target = key_hash(key)
-        lo, hi = np.searchsorted(self._hashes, [target, target + 1])
+        lo = int(self._hashes.searchsorted(target))
+        if lo == len(self._hashes) or self._hashes[lo] != target:  # most n-grams name no place
+            return []
+        hi = int(self._hashes.searchsorted(target, side="right"))
         return [self._candidate(int(r)) for r in self._rows[lo:hi]]
 
     def _candidate(self, row: int) -> PlaceCandidate:
-        return PlaceCandidate(*(column[row].as_py() for column in self._columns))
+        made = self._made.get(row)
+        if made is None:
+            made = PlaceCandidate(*(read(row) for read in self._readers))
+            _bounded(self._made, self.cache_size)[row] = made
+        return made
+
+
+def _reader(column: Any) -> Callable[[int], Any]:
+    """A fast ``column[row].as_py()``: an Arrow scalar per value costs tens of microseconds, so numbers are
+    read from a zero-copy NumPy view and dictionary-encoded strings from their (small) dictionary."""
+    if pa.types.is_dictionary(column.type):
+        values = column.dictionary.to_pylist()
+        codes = pc.fill_null(column.indices, -1).to_numpy()
+        return lambda row: values[codes[row]] if codes[row] >= 0 else None
+    if column.null_count == 0 and (pa.types.is_floating(column.type) or pa.types.is_integer(column.type)):
+        numbers = column.to_numpy()
+        return lambda row: numbers[row].item()
+    return lambda row: column[row].as_py()
+
+
+def _bounded(cache: dict[Any, Any], size: int) -> dict[Any, Any]:
+    """The cache, emptied first when full (simpler than LRU, and a build's working set is far smaller)."""
+    if len(cache) >= size:
+        cache.clear()
+    return cache

@@ -17,24 +17,35 @@ from typing import Any
 # Article tokens dropped from keys: "Al Fallujah" == "Fallujah", "Deir ez Zor" == "Deir Zor".
 _ARTICLES = frozenset({"al", "el", "ar", "as", "ad", "an", "at", "az", "ash", "ath", "adh", "ed", "es", "ez"})
 _APOSTROPHES = re.compile("['’‘`ʿʾ´]")  # transliteration marks vanish: "Dar'a" == "Dara"
+_NON_WORD = re.compile(r"[\W_]+")
+_VOWELS = frozenset("aeiou")
+_DOUBLED = re.compile(r"(\w)\1+")
 _LOOSE_SUBS = (("ou", "u"), ("oo", "u"), ("ee", "i"), ("q", "k"), ("ei", "ay"), ("dh", "d"), ("gh", "g"))
 
 
 def normalise_name(text: str) -> str:
     """The exact matching key of a place name."""
-    folded = "".join(
-        c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c)
-    )
-    tokens = re.sub(r"[\W_]+", " ", _APOSTROPHES.sub("", folded)).split()
+    folded = text.casefold()
+    if folded.isalpha() and folded.isascii():  # one plain word, the commonest case: no regex needed
+        return _without_final_h(folded)
+    if not folded.isascii():  # ASCII has no decompositions: the scan's commonest case skips the fold
+        folded = "".join(c for c in unicodedata.normalize("NFKD", folded) if not unicodedata.combining(c))
+        # Compatibility forms decompose to capitals ("𝘈", "Ａ", "Ⅳ"): fold again, or the key is not a key.
+        folded = folded.casefold()
+    tokens = _NON_WORD.sub(" ", _APOSTROPHES.sub("", folded)).split()
     if len(tokens) > 1:
         tokens = [t for t in tokens if t not in _ARTICLES] or tokens
     # Transliterations differ by a final h ("Fallujah"/"Falluja"); dropping it merges them.
-    return " ".join(re.sub(r"([aeiou])h$", r"\1", t) if len(t) > 3 else t for t in tokens)
+    return " ".join(map(_without_final_h, tokens))
+
+
+def _without_final_h(token: str) -> str:
+    return token[:-1] if len(token) > 3 and token[-1] == "h" and token[-2] in _VOWELS else token
 
 
 def loose_key(key: str) -> str:
     """A spelling-tolerant key: doubled letters, ou/u, q/k and similar variants collapse."""
-    loose = re.sub(r"(\w)\1+", r"\1", key)
+    loose = _DOUBLED.sub(r"\1", key)
     for old, new in _LOOSE_SUBS:
         loose = loose.replace(old, new)
     return "~" + loose.replace(" ", "")

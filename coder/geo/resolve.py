@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from coder.geo.context import ArticleContext, Mention, country_evidence, find_toponyms, plausible
+from coder.geo.context import ArticleContext, Mention, country_evidence, plausible
 from coder.geo.index import Gazetteer, rank_candidates
 from coder.geo.names import normalise_name
 from coder.geo.rules import GeoRules
@@ -162,7 +162,7 @@ def _relative_cue(text: str, start: int, end: int, rules: GeoRules) -> str | Non
 def _ngram_mentions(sentence: Sentence, context: ArticleContext, gazetteer: Gazetteer) -> list[Mention]:
     """Gazetteer matches when spaCy found no town: in the article's country, or unlikely to be accidents."""
     found = []
-    for hit in find_toponyms(sentence.text, gazetteer):
+    for hit in context.toponyms(sentence, gazetteer):
         top = rank_candidates(list(hit.candidates), context.country_iso3)[0]
         if top.iso3 == context.country_iso3 or country_evidence(top, gazetteer.rules):  # see plausible
             cue = _relative_cue(sentence.text, hit.start, hit.end, gazetteer.rules)

@@ -1,0 +1,166 @@
+"""Per-stage timings of the event-row stages that read the whole article: geo.article_context,
+geo.resolve_place and actors.extract_actors.
+
+Not a test: it prints figures (and, with ``--dump``, every event's place and actors as JSON so two code
+versions can be compared for identical output).
+
+Corpus: ``--articles`` bench-like articles (``bench/run.py``'s ``corpus_sentences``/``write_corpus``, drawn
+with a fixed seed from the seeds and the shared corpora, written to a temporary folder, never the repo),
+or the seed articles with ``--seeds``. The articles go through ``pipeline.code_batch`` exactly as a build
+does; the three stage functions are wrapped (in this process only) with timers, so every call is timed in
+the build's own order, with the build's own caches. ``--profile PATH`` keeps a cProfile of the batch and
+prints the geo/actors functions by own time.
+
+    .venv/bin/python bench/profile_stages.py --articles 30
+    .venv/bin/python bench/profile_stages.py --seeds --dump /tmp/me/seeds.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import dataclasses
+import json
+import pstats
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from coder import actors, geo, pipeline
+from coder.config import Settings
+from coder.records import Event
+
+ROOT = Path(__file__).resolve().parents[1]
+
+ACTOR_FIELDS = ("actor1", "actor2", "assoc_actor1")
+STAGES = (
+    ("geo", geo, "article_context"),
+    ("geo", geo, "resolve_place"),
+    ("actors", actors, "extract_actors"),
+)
+
+
+@contextmanager
+def timed_stages(totals: dict[str, list[tuple[float, float]]]) -> Iterator[None]:
+    """Wrap each stage function with a timer for the duration of the block, then restore it."""
+    originals: list[tuple[Any, str, Callable[..., Any]]] = []
+    for _, module, name in STAGES:
+        original = getattr(module, name)
+        originals.append((module, name, original))
+        setattr(module, name, _timer(original, totals.setdefault(name, [])))
+    try:
+        yield
+    finally:
+        for module, name, original in originals:
+            setattr(module, name, original)
+
+
+def _timer(function: Callable[..., Any], calls: list[tuple[float, float]]) -> Callable[..., Any]:
+    """Each call's (wall, CPU) seconds: on a shared machine the CPU time is the steadier figure."""
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        start, cpu = time.perf_counter(), time.process_time()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            calls.append((time.perf_counter() - start, time.process_time() - cpu))
+
+    return wrapped
+
+
+def load_items(args: argparse.Namespace, stages: pipeline.Stages, workdir: Path) -> list[Any]:
+    if args.seeds:
+        return list(pipeline.iter_inputs([ROOT / "seeds"], stages))
+    sys.path.insert(0, str(ROOT / "bench"))  # bench/ is scripts, not a package
+    from run import corpus_sentences, write_corpus
+
+    corpus = workdir / "corpus.jsonl"
+    write_corpus(corpus_sentences(args.corpora), args.articles, corpus, args.seed)
+    return list(pipeline.iter_inputs([corpus], stages))
+
+
+def event_records(events: list[Event]) -> list[dict[str, Any]]:
+    """What the speed work must not change: the place and the actors of each event, keyed by what they
+    are computed from besides the text (type, trigger, and the previous event, which pronouns follow)."""
+    out, previous = [], None
+    for event in events:
+        same_article = previous is not None and previous.article_id == event.article_id
+        decision = event.classification
+        out.append(
+            {
+                "article_id": event.article_id,
+                "sentence_id": event.sentence_id,
+                "event_type": decision.event_type,
+                "trigger": [decision.trigger_start, decision.trigger_end],
+                "previous_sentence_id": previous.sentence_id if same_article and previous else None,
+                **{name: _as_dict(getattr(event, name)) for name in ("place", *ACTOR_FIELDS)},
+            }
+        )
+        previous = event
+    return out
+
+
+def _as_dict(record: Any) -> dict[str, Any] | None:
+    return None if record is None else dataclasses.asdict(record)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    stages = pipeline.Stages.load(Settings())
+    with tempfile.TemporaryDirectory(prefix="coder-profile-") as tmp:
+        items = load_items(args, stages, Path(tmp))
+    totals: dict[str, list[tuple[float, float]]] = {}
+    profiler = cProfile.Profile() if args.profile else None
+    with timed_stages(totals):
+        start, cpu = time.perf_counter(), time.process_time()
+        if profiler:
+            profiler.enable()
+        result = pipeline.code_batch(items, stages)
+        if profiler:
+            profiler.disable()
+        batch, batch_cpu = time.perf_counter() - start, time.process_time() - cpu
+    if profiler:
+        profiler.dump_stats(args.profile)
+        stats = pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime")
+        stats.print_stats(r"coder[/\\](geo|actors)", 30)
+    events = [e for a in result.articles for e in a.events]
+    if args.dump:
+        args.dump.parent.mkdir(parents=True, exist_ok=True)
+        args.dump.write_text(json.dumps(event_records(events), indent=1) + "\n")
+    figures = {"articles": len(result.articles), "events": len(events)}
+    return (
+        figures
+        | {"code_batch_seconds": round(batch, 2), "code_batch_cpu_seconds": round(batch_cpu, 2)}
+        | {name: summarise(calls, batch_cpu) for name, calls in totals.items()}
+    )
+
+
+def summarise(calls: list[tuple[float, float]], batch_cpu: float) -> dict[str, Any]:
+    wall, cpu = sum(c[0] for c in calls), sum(c[1] for c in calls)
+    return {
+        "calls": len(calls),
+        "seconds": round(wall, 3),
+        "cpu_seconds": round(cpu, 3),
+        "cpu_ms_per_call": round(1000 * cpu / max(1, len(calls)), 3),
+        "share_of_batch_cpu": round(cpu / batch_cpu, 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpora", type=Path, default=ROOT.parent / "shared" / "corpora")
+    parser.add_argument("--articles", type=int, default=30)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--seeds", action="store_true", help="profile the seed articles instead")
+    parser.add_argument("--dump", type=Path, help="write every event's place and actors (JSON) here")
+    parser.add_argument(
+        "--profile", type=Path, help="cProfile of the batch to this file (top geo/actors to stderr)"
+    )
+    print(json.dumps(run(parser.parse_args()), indent=2))
+
+
+if __name__ == "__main__":
+    main()
