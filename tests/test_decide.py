@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coder.classify.decide import POLICY_FILE, Policy, not_coded, quoted_speech, skipped
@@ -66,8 +67,47 @@ def test_not_coded_and_skipped() -> None:
 def test_needs_parse() -> None:
     assert POLICY.needs_parse("A car bomb went off.", scores(none=0.999), RULES)
     assert not POLICY.needs_parse("Oil output rose last month.", scores(none=0.999), RULES)
-    assert POLICY.needs_parse("Oil output rose last month.", scores(none=0.5), RULES)
+    assert POLICY.needs_parse("Oil output rose last month.", scores(none=0.3, bombing=0.6), RULES)
     assert POLICY.needs_parse("Oil output rose last month.", {}, RULES)  # no P(none): never skip
+
+
+def test_needs_parse_skips_what_the_model_cannot_code() -> None:
+    """P(none) above `none`, or no event type at min_event_probability: the model says none anyway."""
+    assert not POLICY.needs_parse("Oil output rose last month.", scores(none=0.5), RULES)
+    assert not POLICY.needs_parse("Oil output rose last month.", scores(none=0.35), RULES)  # 0.13 each
+
+
+def test_needs_parse_keeps_quotes_running_quotes_and_tolls() -> None:
+    sure = scores(none=0.999)
+    assert POLICY.needs_parse("“Oil output rose,” he added.", sure, RULES)
+    assert POLICY.needs_parse("We are not contemplating returning.", sure, RULES)  # may continue a quote
+    assert POLICY.needs_parse("At least 19 were killed and 37 wounded.", sure, RULES)  # may be an aftermath
+
+
+def test_needs_parse_skips_a_weak_rule_the_model_does_not_support() -> None:
+    """'heavy fighting' (a 0.6 rule) is accepted only with model support for armed_clash."""
+    text = "Heavy fighting is a phrase."
+    assert not POLICY.needs_parse(text, scores(none=0.95), RULES)
+    assert POLICY.needs_parse(text, scores(none=0.7, armed_clash=0.2), RULES)
+
+
+def test_toll_words_cover_every_casualty_pattern() -> None:
+    """An aftermath sentence is folded only if coder.casualties counts a toll in it; every phrase its
+    patterns need holds one of the first pass's toll words, so a skipped sentence holds no toll."""
+    data = json.loads((RULES_DIR / "casualties.json").read_text(encoding="utf-8"))
+    keys = ("death_after", "death_before", "lives_verbs", "injury_after", "injury_before")
+    toll_words = set(
+        json.loads((RULES_DIR / POLICY_FILE).read_text(encoding="utf-8"))["first_pass"]["toll_words"]["value"]
+    )
+    for pattern in data["patterns"]["value"]:
+        literal = set(re.findall(r"[a-z]+", re.sub(r"\{[A-Z_]+\}|\(\?:[^)]*\)", " ", pattern["template"])))
+        used = [k for k in keys if "{" + k.upper() + "}" in pattern["template"]]
+        covered = bool(literal & toll_words) or all(
+            all(set(re.findall(r"[a-z]+", phrase.lower())) & toll_words for phrase in data[k]["value"])
+            for k in used
+        )
+        assert used or literal & toll_words, pattern["id"]
+        assert covered, pattern["id"]
 
 
 def _gold_rows() -> list[dict]:  # type: ignore[type-arg]
@@ -338,3 +378,22 @@ def test_a_stance_on_an_event_is_a_statement(nlp_full) -> None:  # type: ignore[
 def test_promised_transfers_are_planned(nlp_full, text: str, modality: str) -> None:  # type: ignore[no-untyped-def]
     row = _decide(nlp_full, text, scores(none=0.3, arms_transfer=0.4))
     assert (row.event_type, row.modality) == ("arms_transfer", modality), row.coded_by
+
+
+def test_the_country_us_is_no_first_person_cue() -> None:
+    sure = scores(none=0.999)
+    assert not POLICY.needs_parse("The US embassy moved into a new building.", sure, RULES)
+    assert POLICY.needs_parse("Then I left the city.", sure, RULES)
+    assert POLICY.needs_parse("Us and them, nothing else.", sure, RULES)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(max_size=60), st.floats(0.0, 1.0))
+def test_needs_parse_is_deterministic_and_never_skips_what_the_model_may_code(
+    text: str, p_none: float
+) -> None:
+    sc = scores(none=p_none)
+    assert POLICY.needs_parse(text, sc, RULES) == POLICY.needs_parse(text, sc, RULES)
+    floor = POLICY.thresholds["min_event_probability"]
+    if p_none < POLICY.thresholds["none"] and max(v for k, v in sc.items() if k != "none") >= floor:
+        assert POLICY.needs_parse(text, sc, RULES)

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from coder.classify.model import META_FILE, MODEL_FILE, EventTypeModel, analyze
+from coder.classify.model import META_FILE, MODEL_FILE, EventTypeModel, _fast_path_applies, _tfidf, analyze
 from coder.config import Settings
 from coder.errors import ModelError
 from coder.records import EVENT_TYPES
@@ -172,3 +172,31 @@ def test_committed_model_loads_and_separates_clear_cases() -> None:
         "The finance ministry reported that exports grew by four percent last year.": "none",
     }
     assert model.predict(list(cases)) == list(cases.values())
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(max_size=60), min_size=1, max_size=8))
+def test_fast_scoring_equals_the_sklearn_pipeline(tiny_model: EventTypeModel, texts: list[str]) -> None:
+    """The one-shot sparse TF-IDF build gives sklearn's own probabilities (same features, same weights)."""
+    pipeline = tiny_model.pipeline_
+    expected = pipeline.predict_proba(texts)
+    columns = [tiny_model.labels.index(str(label)) for label in pipeline.classes_]
+    assert tiny_model.predict_proba(texts)[:, columns] == pytest.approx(expected, abs=1e-12)
+
+
+def test_fast_scoring_equals_sklearn_on_gold_and_keeps_its_speed(tiny_model: EventTypeModel) -> None:
+    gold = Path(__file__).resolve().parents[1] / "seeds" / "gold" / "seed_sentences.jsonl"
+    texts = [json.loads(x)["text"] for x in gold.read_text(encoding="utf-8").splitlines() if x.strip()]
+    features = tiny_model.pipeline_.named_steps["features"]
+    fast = tiny_model.pipeline_.named_steps["clf"].predict_proba(_tfidf(features, texts))
+    assert fast == pytest.approx(tiny_model.pipeline_.predict_proba(texts), abs=1e-12)
+
+
+def test_other_vectorizer_settings_fall_back_to_sklearn(tiny_model: EventTypeModel) -> None:
+    features = tiny_model.pipeline_.named_steps["features"]
+    assert _fast_path_applies(features)
+    features.set_params(sublinear_tf=False)
+    try:
+        assert not _fast_path_applies(features)
+    finally:
+        features.set_params(sublinear_tf=True)

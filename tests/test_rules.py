@@ -102,9 +102,61 @@ def test_version_changes_with_file_content(tmp_path: Path) -> None:
     assert RuleSet.load(tmp_path).version != RULES.version
 
 
-def test_might_match_is_a_keyword_check() -> None:
+def test_might_match_is_a_text_check_derived_from_the_patterns() -> None:
     assert RULES.might_match("A CAR BOMB went off")
     assert not RULES.might_match("The talks in Geneva ended on Friday.")
+    # The old generic keywords ('back', 'control', 'take', 're-', 'start') no longer open the gate alone.
+    assert not RULES.might_match(
+        "He came back to run the re-election campaign at the start, free of control."
+    )
+
+
+def test_candidates_need_every_required_token_of_a_pattern() -> None:
+    ids = {r.id for r in RULES.candidates("They delivered the letter.")}
+    assert "arms_transfer.supply_weapons.v1" not in ids  # a supply verb without a weapon word
+    ids = {r.id for r in RULES.candidates("Russia delivered S-300 missiles to Syria.")}
+    assert "arms_transfer.supply_weapons.v1" in ids
+
+
+def test_irregular_lemma_forms_open_the_gate() -> None:
+    """'struck' has lemma 'strike', 'blew' 'blow', 'said' 'say': the text check knows the surface forms."""
+    assert "statement.speech_verb.v1" in {r.id for r in RULES.candidates("The minister said nothing.")}
+    assert "bombing.bomb_exploded.v1" in {r.id for r in RULES.candidates("A bomb blew up a car.")}
+    assert RULES.forms.surfaces("strike") >= {"strike", "strikes", "striking", "struck"}
+
+
+def test_lemma_forms_cover_the_installed_lemmatizer(nlp_full) -> None:  # type: ignore[no-untyped-def]
+    """lemma_forms.json is the inverse of the pipeline's lemmatizer tables: a new model version must not
+    add an irregular form the first pass would not see (that would silently skip a sentence)."""
+    lemmatizer = nlp_full.get_pipe("lemmatizer")
+    suffixes = {
+        tuple(r)
+        for pos in ("noun", "verb", "adj")
+        for r in lemmatizer.lookups.get_table("lemma_rules").get(pos, [])
+    }
+    assert suffixes <= set(RULES.forms.suffix_rules)
+    lemmas = _rule_lemmas()
+    exceptions = lemmatizer.lookups.get_table("lemma_exc")
+    for pos in ("noun", "verb", "adj", "adv"):
+        for surface, found in exceptions.get(pos, {}).items():
+            for lemma in set(found) & lemmas:
+                assert surface in RULES.forms.surfaces(lemma), (lemma, surface)
+
+
+def _rule_lemmas() -> set[str]:
+    lemmas: set[str] = set()
+    for rule in RULES.rules:
+        for pattern in rule.patterns:
+            for token in pattern:
+                value = token.get("RIGHT_ATTRS", token).get("LEMMA")
+                lemmas |= {value} if isinstance(value, str) else set(value.get("IN", [])) if value else set()
+    return lemmas
+
+
+@given(st.text(max_size=80))
+def test_candidates_are_a_subset_of_the_rules_in_file_order(text: str) -> None:
+    found = RULES.candidates(text)
+    assert list(found) == [r for r in RULES.rules if r in found]
 
 
 @given(st.text(max_size=80))
@@ -123,6 +175,7 @@ def test_rule_fires_on_its_examples(nlp_full, rule) -> None:  # type: ignore[no-
     for example in rule.examples:
         assert rule.id in _rule_ids(nlp_full, example), example
         assert any(k in example.lower() for k in rule.keywords), f"keywords miss their own example: {example}"
+        assert rule in RULES.candidates(example), f"the text gate refuses its own example: {example}"
 
 
 @pytest.mark.parametrize(
@@ -144,12 +197,26 @@ def test_trigger_offsets_are_article_offsets(nlp_full) -> None:  # type: ignore[
     assert article[hit.trigger_start : hit.trigger_end] == "car bombs"
 
 
-def test_no_rule_fires_without_its_keywords_on_gold(nlp_full) -> None:  # type: ignore[no-untyped-def]
-    """The pre-check is lossless on every gold sentence: a rule that fires has a keyword in the text."""
+def test_no_rule_fires_outside_the_text_gate_on_gold(nlp_full) -> None:  # type: ignore[no-untyped-def]
+    """The pre-check is lossless on every gold sentence: a rule that fires is among the candidates."""
     for doc, text in zip(nlp_full.pipe(_gold_texts()), _gold_texts(), strict=True):
-        for match in RULES.match(doc, _sentence(text)):
-            rule = RULES.get(match.rule_id)
-            assert any(k in text.lower() for k in rule.keywords), (rule.id, text)
+        allowed = {rule.id for rule in RULES.candidates(text)}
+        for match in RULES.match(doc, _sentence(text), gated=False):
+            assert match.rule_id in allowed, (match.rule_id, text)
+
+
+def test_gated_match_equals_matching_every_rule_on_gold(nlp_full) -> None:  # type: ignore[no-untyped-def]
+    """Running only the rules whose needed tokens are in the doc finds exactly what running all finds."""
+    texts = _gold_texts()
+    for doc, text in zip(nlp_full.pipe(texts), texts, strict=True):
+        assert RULES.match(doc, _sentence(text)) == RULES.match(doc, _sentence(text), gated=False), text
+
+
+def test_match_reuses_its_matchers(nlp_full) -> None:  # type: ignore[no-untyped-def]
+    RULES.match(nlp_full("A bomb exploded."), _sentence("A bomb exploded."))
+    compiled = dict(RULES._compiled)
+    RULES.match(nlp_full("Rebels clashed with troops."), _sentence("Rebels clashed with troops."))
+    assert RULES._compiled == compiled
 
 
 def test_matches_are_deterministic(nlp_full) -> None:  # type: ignore[no-untyped-def]

@@ -388,9 +388,8 @@ class _Finder:
                 (previous.actor2 or previous.actor1) if role == 2 and kind != "speaker" else previous.actor1
             )
             if antecedent is not None:
-                by = f"coreference:{previous.sentence_id}"
-                end = start + len(pronoun)
-                return replace(antecedent, text=pronoun.text, start_char=start, end_char=end, matched_by=by)
+                # The antecedent's own words and span (article offsets) tell the analyst who "we" is.
+                return replace(antecedent, matched_by=f"coreference:{previous.sentence_id}")
         if kind == "speaker":
             return None
         hit = self.dictionary.nearest_named(

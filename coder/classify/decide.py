@@ -3,9 +3,10 @@
 Everything tunable lives in ``seeds/rules/policy.json`` (schema ``schemas/policy.schema.json``),
 each entry with a why. The policy, in order:
 
-1. **Cheap first pass** (``needs_parse``): a sentence is parsed when a rule keyword
-   might match or the model's P(none) is below ``parse_if_none_below``. It must lose
-   no recall, so it errs towards parsing.
+1. **Cheap first pass** (``needs_parse``): parse only where the parse can change the coding:
+   quoted speech, a possible model event (P(none) < ``none``, top type >= ``min_event_probability``),
+   a rule the policy would accept whose needed words are in the text (``RuleSet.candidates``), a
+   first-person word (running quote) or a toll word (aftermath). Any other sentence is none anyway.
 2. **Vetoes**: a statement match whose speaker is a media outlet ("Al Jazeera said",
    "BBC reported") is dropped; an arms-transfer match in a sentence about seized or
    intercepted weapons is dropped; a bombing match governed by "defused/found" is dropped;
@@ -66,6 +67,8 @@ SPEAKER_DEPS = frozenset({"nsubj", "nsubjpass"})
 SEIZED_VERB_DEPS = frozenset({"dobj", "nsubjpass", "oprd"})
 SEIZED_NOUN_DEPS = frozenset({"prep", "compound", "poss"})
 NO_SPEAKER = frozenset({"no", "nobody", "none", "noone"})
+# Letter runs of the lowercased text: the words a cheap check can see without the tokenizer.
+WORD_RUN = re.compile(r"[^\W\d_]+")
 OPENING_QUOTES = '“"«'
 CLOSING_QUOTES = '”"»'
 
@@ -113,6 +116,10 @@ class Policy:
     interdiction_model_types: frozenset[str]
     stance: frozenset[str]
     first_person: frozenset[str]
+    # Words that make a sentence worth parsing whatever the rules say: a running quote speaks in the
+    # first person ('we'); an aftermath sentence ('At least 19 were killed.') names the toll.
+    first_person_runs: frozenset[str]
+    toll_words: frozenset[str]
     quote_rule: str = "statement.quoted_speech.v1"
     quote_precision: float = 0.7
 
@@ -127,7 +134,7 @@ class Policy:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Policy:
         media = sorted(data["media_outlets"]["value"], key=lambda w: (-len(w), w))
-        modality = data["modality"]
+        modality, quote = data["modality"], data["quoted_speech"]
         return cls(
             version=data["version"],
             thresholds={name: float(t["value"]) for name, t in data["thresholds"].items()},
@@ -141,8 +148,13 @@ class Policy:
             interdiction=frozenset(data["interdiction"]["lemmas"]["value"]),
             interdiction_model_types=frozenset(data["interdiction"]["model_types"]["value"]),
             stance=frozenset(data["stance_lemmas"]["value"]),
-            first_person=frozenset(data["quoted_speech"]["first_person"]["value"]),
-            **_quote_fields(data["quoted_speech"]),
+            first_person=frozenset(quote["first_person"]["value"]),
+            # "we're" is the tokens "we" + "'re" to spaCy: its first letter run is the word the parse sees.
+            first_person_runs=frozenset(
+                WORD_RUN.findall(w.lower())[0] for w in quote["first_person"]["value"]
+            ),
+            toll_words=frozenset(data["first_pass"]["toll_words"]["value"]),
+            **_quote_fields(quote),
         )
 
     @property
@@ -151,10 +163,27 @@ class Policy:
         return self.modality.cues
 
     def needs_parse(self, text: str, scores: dict[str, float], rules: RuleSet) -> bool:
-        """True when a rule might match or the model is not sure enough that nothing happens."""
-        if rules.might_match(text) or quoted_speech(text):
+        """False only when the parse cannot change the coding: ``decide`` would say none anyway."""
+        cheap = "none" not in scores or quoted_speech(text) or self._model_may_code(scores)
+        if cheap or self.has_parse_cue(text):
             return True
-        return float(scores.get("none", 0.0)) < self.thresholds["parse_if_none_below"]
+        return any(self._may_accept(r.event_type, r.precision, scores) for r in rules.candidates(text))
+
+    def has_parse_cue(self, text: str) -> bool:
+        """A toll word (the sentence may be the aftermath of the event before it) or a first-person word
+        read as ``_running_quote`` reads it ('US' the country is not 'us'): it may continue a quote."""
+        for run in WORD_RUN.findall(text):
+            w = run.lower()
+            if w in self.toll_words or (w in self.first_person_runs and (run == "I" or not run.isupper())):
+                return True
+        return False
+
+    def _model_may_code(self, scores: dict[str, float]) -> bool:
+        """Could ``_model_choice`` (or the model beating a quote) code an event here?"""
+        top = _top_event(scores)
+        ceiling = max(self.thresholds["parse_if_none_below"], self.thresholds["none"])
+        floor = self.thresholds.get("min_event_probability", 0.0)
+        return top is not None and float(scores["none"]) < ceiling and top[1] >= floor
 
     def decide(
         self,
@@ -196,7 +225,7 @@ class Policy:
         in_quote: bool,
     ) -> tuple[_Choice, str]:
         """The accepted rule of highest rank, preferring an asserted event; else the model."""
-        accepted = [m for m in self._ranked(matches) if self._accepted(m, scores)]
+        accepted = [m for m in self._ranked(matches) if self._may_accept(m.event_type, m.precision, scores)]
         events = [m for m in accepted if m.event_type != "statement"]
         statement = next((m for m in accepted if m.event_type == "statement"), None)
         framed = [(m, self._modality(m, doc, sentence)) for m in events]
@@ -214,11 +243,10 @@ class Policy:
             return choice, "asserted"
         return choice, self.modality_of(root)
 
-    def _accepted(self, match: RuleMatch, scores: dict[str, float]) -> bool:
-        support = float(scores.get(match.event_type, 0.0))
+    def _may_accept(self, event_type: str, precision: float, scores: dict[str, float]) -> bool:
+        support = float(scores.get(event_type, 0.0))
         return (
-            match.precision >= self.thresholds["rule_override"]
-            or support >= self.thresholds["weak_rule_support"]
+            precision >= self.thresholds["rule_override"] or support >= self.thresholds["weak_rule_support"]
         )
 
     def _ranked(self, matches: list[RuleMatch]) -> list[RuleMatch]:
