@@ -469,9 +469,7 @@ def _spoil_model(kind: str, model_dir: Path, marker: Path) -> None:
     ("kind", "needle"),
     [("flipped_byte", "checksum"), ("pickle", "corrupted"), ("untrusted_type", "do not trust"),
      ("truncated", "corrupted"),
-     pytest.param("foreign_schema", "corrupted", marks=pytest.mark.xfail(
-         strict=True, reason="model.py: get_untrusted_types raises AttributeError/TypeError on a foreign "
-         "schema.json, which reaches the user as an internal error; reported to the model's owner"))],
+     ("foreign_schema", "corrupted")],
 )  # fmt: skip
 def test_spoiled_model_is_a_clean_error_and_never_unpickled(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str, needle: str
@@ -514,19 +512,10 @@ def test_malformed_data_file_names_file_and_line(
     assert "Traceback" not in err
 
 
-def _crashes(owner: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(
-        strict=True,
-        reason=f"{owner} lets UnicodeDecodeError out (an internal error, no file named); reported",
-    )
-
-
 @pytest.mark.parametrize(
     "file",
     ["rules/boilerplate.json", "rules/dates.json", "rules/abbreviations.json", "places/rules.json",
-     pytest.param("rules/event_rules.jsonl", marks=_crashes("classify/rules.py")),
-     pytest.param("rules/policy.json", marks=_crashes("classify/decide.py")),
-     pytest.param("actors/actors.jsonl", marks=_crashes("actors/dictionary.py"))],
+     "rules/event_rules.jsonl", "rules/policy.json", "actors/actors.jsonl"],
 )  # fmt: skip
 def test_data_file_that_is_not_utf8_is_a_clean_error(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, file: str

@@ -272,6 +272,8 @@ def _read_json(path: Path, line: int | None = None, text: str | None = None) -> 
         raise DataFileError("actor dictionary file is missing", path=str(path)) from None
     except json.JSONDecodeError as exc:
         raise DataFileError(f"invalid JSON: {exc.msg}", path=str(path), line=line or exc.lineno) from None
+    except UnicodeDecodeError as exc:
+        raise DataFileError(f"not UTF-8 text ({exc.reason}); save it as UTF-8", path=str(path)) from None
 
 
 def _records(path: Path, defs: dict[str, Any], kind: str) -> list[tuple[Any, int]]:
@@ -280,6 +282,8 @@ def _records(path: Path, defs: dict[str, Any], kind: str) -> list[tuple[Any, int
         lines = path.read_text(encoding="utf-8").splitlines()
     except FileNotFoundError:
         raise DataFileError("actor dictionary file is missing", path=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise DataFileError(f"not UTF-8 text ({exc.reason}); save it as UTF-8", path=str(path)) from None
     rows = [(n, line) for n, line in enumerate(lines, 1) if line.strip()]
     return [(_validated(_read_json(path, n, line), defs, kind, path, n), n) for n, line in rows]
 

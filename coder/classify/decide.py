@@ -431,6 +431,8 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise DataFileError(f"cannot read policy file: {exc.strerror}", path=str(path)) from exc
     except json.JSONDecodeError as exc:
         raise DataFileError(f"not valid JSON: {exc.msg}", path=str(path), line=exc.lineno) from exc
+    except UnicodeDecodeError as exc:
+        raise DataFileError(f"not UTF-8 text ({exc.reason}); save it as UTF-8", path=str(path)) from None
     if not isinstance(data, dict):
         raise DataFileError("policy file must hold a JSON object", path=str(path))
     return data

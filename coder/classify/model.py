@@ -217,7 +217,7 @@ def _read_meta(model_dir: Path) -> dict[str, Any]:
 def _load_pipeline(path: Path) -> Pipeline:
     try:
         untrusted = sio.get_untrusted_types(file=path)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+    except (zipfile.BadZipFile, KeyError, ValueError, TypeError, AttributeError, OSError) as exc:
         raise ModelError(f"model file is corrupted: {exc}", path=str(path)) from exc
     foreign = sorted(set(untrusted) - set(TRUSTED_TYPES))
     if foreign:

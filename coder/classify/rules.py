@@ -163,7 +163,7 @@ class RuleSet:
         path = Path(rules_dir) / RULES_FILE
         raw = _read_bytes(path)
         validator = _validator(schema_path or DEFAULT_SCHEMA)
-        rules = tuple(_parse_rules(raw.decode("utf-8"), path, validator))
+        rules = tuple(_parse_rules(_decoded(raw, path), path, validator))
         local_forms = Path(rules_dir) / FORMS_FILE
         forms = load_forms(forms_path or (local_forms if local_forms.exists() else DEFAULT_FORMS))
         ruleset = cls(
@@ -329,6 +329,13 @@ def _read_bytes(path: Path) -> bytes:
         return path.read_bytes()
     except OSError as exc:
         raise DataFileError(f"cannot read rules file: {exc.strerror}", path=str(path)) from exc
+
+
+def _decoded(raw: bytes, path: Path) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DataFileError(f"not UTF-8 text ({exc.reason}); save it as UTF-8", path=str(path)) from None
 
 
 def _validator(schema_path: Path) -> jsonschema.Draft202012Validator:
