@@ -20,15 +20,11 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from coder import actors, casualties, dates, geo, ingest, segment
-from coder.classify import decide, model, rules
 from coder.classify.evaluate import EvaluationReport, GoldItem, read_gold, score
 from coder.classify.train import write_heldout_gold
 from coder.config import Settings
-from coder.errors import CoderError
-from coder.nlp import load_pipeline
 from coder.pipeline import Stages, classify_texts, evaluation_label
 from coder.records import EVENT_TYPES
 
@@ -54,7 +50,7 @@ def main() -> None:
     args = parser.parse_args()
     n = write_heldout_gold(args.corpora, args.heldout, data_dir=settings.data_dir)
     print(f"exported {n} held-out sentences to {args.heldout}")
-    stages = classification_stages(settings)
+    stages = Stages.load(settings)
     gold_sets = {
         "heldout": args.heldout,
         "seed_sentences": settings.gold_dir / "seed_sentences.jsonl",
@@ -69,28 +65,6 @@ def main() -> None:
     if card.is_file():
         update_card(card, summary)
     print(f"figures written to {args.out} and {card}")
-
-
-def classification_stages(settings: Settings) -> Stages:
-    """``Stages.load``, or, when a stage classification does not use fails to load (a gazetteer
-    being rebuilt), the same classification stages without it."""
-    try:
-        return Stages.load(settings)
-    except CoderError as exc:
-        print(f"Stages.load failed ({exc}); loading the classification stages only")
-    return Stages(
-        settings=settings,
-        nlp=load_pipeline(settings),
-        rules=rules.RuleSet.load(settings.rules_dir),
-        model=model.EventTypeModel.load(settings.model_dir),
-        policy=decide.Policy.load(settings.rules_dir),
-        boilerplate=ingest.load_boilerplate_rules(settings.rules_dir / "boilerplate.json"),
-        segmenter=segment.Segmenter.load(settings.rules_dir / "abbreviations.json"),
-        date_rules=dates.DateRules.load(settings.rules_dir / dates.RULES_FILE),
-        casualty_rules=casualties.CasualtyRules.load(settings.rules_dir / casualties.RULES_FILE),
-        actors=actors.ActorDictionary.load(settings.actors_dir),
-        gazetteer=cast(geo.Gazetteer, None),  # classify_texts never reads it
-    )
 
 
 def evaluate_set(name: str, gold: list[GoldItem], stages: Stages, max_errors: int) -> dict[str, Any]:
