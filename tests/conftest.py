@@ -25,6 +25,20 @@ def corpora() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def fake_corpora(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Invented files in the shared corpora's layout (tests/data/invented_corpora.json), written out once."""
+    import json
+
+    spec = json.loads((Path(__file__).parent / "data" / "invented_corpora.json").read_text(encoding="utf-8"))
+    root = tmp_path_factory.mktemp("fake_corpora")
+    for relative, text in spec["files"].items():
+        target = root / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    return root
+
+
 @pytest.fixture()
 def settings(tmp_path: Path) -> Settings:
     """Default settings with releases written under a temporary folder."""

@@ -29,7 +29,6 @@ from coder.records import EVENT_TYPES
 MAPPING_PATH = PROJECT_ROOT / "seeds" / "corpora" / "label_mapping.json"
 OWN_PATH = PROJECT_ROOT / "seeds" / "training" / "own_sentences.jsonl"
 SCHEMAS = PROJECT_ROOT / "schemas"
-FAKE = Path(__file__).parent / "data" / "fake_corpora"
 
 
 @pytest.fixture(scope="module")
@@ -128,8 +127,8 @@ def test_detokenize_and_first_sentence() -> None:
     assert len(first_sentence("word " * 200).split()) == 60
 
 
-def test_readers_on_fake_corpora(mapping: LabelMapping) -> None:
-    items = load_corpora(FAKE, mapping, seed=13)
+def test_readers_on_fake_corpora(mapping: LabelMapping, fake_corpora: Path) -> None:
+    items = load_corpora(fake_corpora, mapping, seed=13)
     got = {(it.source, it.text): (it.event_type, it.split) for it in items}
     assert got[("satp", "Gunmen shot dead a shopkeeper in the market on Monday.")] == ("armed_clash", TRAIN)
     assert got[("satp", "Security forces killed two militants in an encounter.")] == ("armed_clash", HELDOUT)

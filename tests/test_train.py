@@ -23,7 +23,6 @@ from coder.classify.train import (
 from coder.config import PROJECT_ROOT
 from coder.errors import InputError
 
-FAKE = Path(__file__).parent / "data" / "fake_corpora"
 SEED_SENTENCE = "Rebel fighters attacked the garrison at dawn and were repelled after a long fight."
 OWN = [
     ("Jets bombed the rebel camp in the hills.", "airstrike"),
@@ -55,9 +54,11 @@ def data_dir(tmp_path: Path) -> Path:
     return root
 
 
-def test_training_is_deterministic_and_writes_card(data_dir: Path, tmp_path: Path) -> None:
-    first = train_model(FAKE, tmp_path / "m1", seed=13, data_dir=data_dir)
-    second = train_model(FAKE, tmp_path / "m2", seed=13, data_dir=data_dir)
+def test_training_is_deterministic_and_writes_card(
+    data_dir: Path, tmp_path: Path, fake_corpora: Path
+) -> None:
+    first = train_model(fake_corpora, tmp_path / "m1", seed=13, data_dir=data_dir)
+    second = train_model(fake_corpora, tmp_path / "m2", seed=13, data_dir=data_dir)
     assert (tmp_path / "m1" / MODEL_FILE).read_bytes() == (tmp_path / "m2" / MODEL_FILE).read_bytes()
     assert first.version == second.version
     assert first.version.startswith(f"event-type-{first.data_sha256[:8]}-")
@@ -92,8 +93,8 @@ def test_dev_split_is_seeded_stratified_and_inside_train() -> None:
     assert all(it.split == TRAIN for it in first.dev + first.fit)
 
 
-def test_seed_sentences_never_trained_and_heldout_disjoint(data_dir: Path) -> None:
-    items = collect_examples(FAKE, data_dir, seed=13)
+def test_seed_sentences_never_trained_and_heldout_disjoint(data_dir: Path, fake_corpora: Path) -> None:
+    items = collect_examples(fake_corpora, data_dir, seed=13)
     assert SEED_SENTENCE not in {it.text for it in items}
     train = {it.text.lower() for it in items if it.split == TRAIN}
     held = {it.text.lower() for it in items if it.split == HELDOUT}
@@ -117,9 +118,9 @@ def test_short_texts_are_not_matched_against_seeds() -> None:
     assert drop_seed_sentences(items, ["heavy fighting. more text"]) == items
 
 
-def test_heldout_gold_export_is_readable(data_dir: Path, tmp_path: Path) -> None:
+def test_heldout_gold_export_is_readable(data_dir: Path, tmp_path: Path, fake_corpora: Path) -> None:
     out = tmp_path / "gold" / "heldout.jsonl"
-    n = write_heldout_gold(FAKE, out, data_dir=data_dir)
+    n = write_heldout_gold(fake_corpora, out, data_dir=data_dir)
     gold = read_gold(out)
     assert len(gold) == n > 0
     assert all(g.extra["why"] for g in gold)
