@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from coder.errors import ConfigError
@@ -41,7 +41,6 @@ class Settings:
     batch_size: int = 64
     n_process: int = 1
     seed: int = 13
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def rules_dir(self) -> Path:

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 EVENT_TYPES: tuple[str, ...] = (
     "armed_clash",
@@ -205,7 +204,6 @@ class Event:
     casualties: Casualties
     source: str | None
     notes: str
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
