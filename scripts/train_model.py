@@ -15,7 +15,6 @@ import argparse
 import dataclasses
 import itertools
 import json
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,9 +26,6 @@ from coder.classify.train import TRAIN, collect_examples, dev_split, train_model
 from coder.config import Settings
 from coder.pipeline import Stages, evaluation_label
 from coder.records import RuleMatch, Sentence, stable_id
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from evaluate_all import classification_stages
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc
@@ -79,7 +75,7 @@ def tune(corpora: Path, seed: int) -> None:
     model = EventTypeModel(seed=seed, version="dev").fit(
         [it.text for it in split.fit], [it.event_type for it in split.fit]
     )
-    stages = classification_stages(settings)
+    stages = Stages.load(settings)
     texts = [it.text for it in split.dev]
     gold = [it.event_type for it in split.dev]
     print(f"dev split: {len(split.dev)} sentences; fit on {len(split.fit)}")

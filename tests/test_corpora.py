@@ -13,9 +13,11 @@ from hypothesis import strategies as st
 
 from coder.classify.corpora import (
     HELDOUT,
+    SEALED,
     TRAIN,
     LabelledText,
     LabelMapping,
+    SealedSplit,
     assign_splits,
     detokenize,
     first_sentence,
@@ -28,6 +30,7 @@ from coder.records import EVENT_TYPES
 
 MAPPING_PATH = PROJECT_ROOT / "seeds" / "corpora" / "label_mapping.json"
 OWN_PATH = PROJECT_ROOT / "seeds" / "training" / "own_sentences.jsonl"
+SEALED_PATH = PROJECT_ROOT / "seeds" / "corpora" / "sealed_split.json"
 SCHEMAS = PROJECT_ROOT / "schemas"
 
 
@@ -183,3 +186,48 @@ def test_real_corpora_give_every_type(corpora: Path, mapping: LabelMapping) -> N
         assert counts[(TRAIN, label)] >= 9, label
         assert counts[(HELDOUT, label)] >= 5, label
     assert {it.source for it in items} == {"plover_gsr", "conflibert_cameo", "satp", "rams"}
+
+
+def test_sealed_split_marks_a_hashed_share_of_training_records_only() -> None:
+    sealed = SealedSplit.load(SEALED_PATH)
+    items = [LabelledText(f"t{i}", "none", "rams", TRAIN, f"doc{i}", "r") for i in range(2000)]
+    items += [LabelledText(f"h{i}", "none", "rams", HELDOUT, f"held{i}", "r") for i in range(50)]
+    items += [LabelledText(f"o{i}", "none", "own", TRAIN, f"own{i}", "r") for i in range(50)]
+    marked = sealed.seal(items)
+    assert marked == sealed.seal(items) and len(marked) == len(items)
+    n_sealed = sum(it.split == SEALED for it in marked)
+    assert 0.10 * 2000 <= n_sealed <= 0.15 * 2000
+    # Held-out records stay held out; sources outside the file (our own sentences) are never sealed.
+    assert all(it.split == HELDOUT for it in marked[2000:2050])
+    assert all(it.split == TRAIN for it in marked[2050:])
+    # Membership depends on the record alone: the same record is sealed in any company.
+    assert [it.split for it in sealed.seal(items[:100])] == [it.split for it in marked[:100]]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"share": 0.9}, {"salt": ""}, {"why": ""}, {"sources": []}, {"share": "x"}, {"unknown_key": 1}],
+)
+def test_bad_sealed_split_file_is_refused(tmp_path: Path, change: dict) -> None:  # type: ignore[type-arg]
+    data = json.loads(SEALED_PATH.read_text(encoding="utf-8")) | change
+    path = tmp_path / "sealed_split.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(DataFileError):
+        SealedSplit.load(path)
+
+
+def test_sealed_split_covers_the_corpora_read_here() -> None:
+    from coder.classify.corpora import READERS
+
+    assert SealedSplit.load(SEALED_PATH).sources == frozenset(READERS)
+
+
+def test_real_corpora_sealed_share(corpora: Path, mapping: LabelMapping) -> None:
+    """About 12% of each corpus's training portion is sealed (counts only: its errors are never read)."""
+    sealed = SealedSplit.load(SEALED_PATH)
+    items = load_corpora(corpora, mapping, seed=13)
+    marked = sealed.seal(items)
+    for source in sorted({it.source for it in items}):
+        train = sum(it.source == source and it.split == TRAIN for it in items)
+        n_sealed = sum(it.source == source and it.split == SEALED for it in marked)
+        assert 0.08 * train <= n_sealed <= 0.16 * train, source

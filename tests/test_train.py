@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from coder.classify.corpora import HELDOUT, TRAIN, LabelledText
+from coder.classify.corpora import HELDOUT, SEALED, TRAIN, LabelledText
 from coder.classify.evaluate import read_gold
 from coder.classify.model import MODEL_FILE, EventTypeModel
 from coder.classify.train import (
@@ -21,7 +21,7 @@ from coder.classify.train import (
     write_heldout_gold,
 )
 from coder.config import PROJECT_ROOT
-from coder.errors import InputError
+from coder.errors import ConfigError, InputError
 
 SEED_SENTENCE = "Rebel fighters attacked the garrison at dawn and were repelled after a long fight."
 OWN = [
@@ -45,9 +45,8 @@ def data_dir(tmp_path: Path) -> Path:
     root = tmp_path / "seeds"
     (root / "corpora").mkdir(parents=True)
     (root / "training").mkdir()
-    shutil.copy(
-        PROJECT_ROOT / "seeds" / "corpora" / "label_mapping.json", root / "corpora" / "label_mapping.json"
-    )
+    for name in ("label_mapping.json", "sealed_split.json"):
+        shutil.copy(PROJECT_ROOT / "seeds" / "corpora" / name, root / "corpora" / name)
     lines = [json.dumps({"text": t, "event_type": label, "why": "test"}) for t, label in OWN]
     (root / "training" / "own.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     (root / "000_demo.txt").write_text(f"Demo headline\n\n{SEED_SENTENCE}  More text.\n", encoding="utf-8")
@@ -111,6 +110,31 @@ def test_deduplicate_prefers_heldout() -> None:
     ]
     kept = deduplicate(items)
     assert [(it.source, it.origin) for it in kept] == [("b", "2"), ("a", "3")]
+
+
+def test_deduplicate_prefers_heldout_over_sealed_over_train() -> None:
+    same = "Jets struck the base."
+    items = [
+        LabelledText(same, "airstrike", "a", TRAIN, "1", "r"),
+        LabelledText(same, "airstrike", "b", SEALED, "2", "r"),
+        LabelledText("Rebels shelled the town.", "bombing", "a", TRAIN, "3", "r"),
+        LabelledText("rebels shelled the town.", "bombing", "b", SEALED, "4", "r"),
+        LabelledText(same.lower(), "airstrike", "c", HELDOUT, "5", "r"),
+    ]
+    assert [(it.source, it.origin) for it in deduplicate(items)] == [("b", "4"), ("c", "5")]
+
+
+def test_sealed_split_is_never_trained_and_exported_apart(
+    data_dir: Path, tmp_path: Path, fake_corpora: Path
+) -> None:
+    items = collect_examples(fake_corpora, data_dir, seed=13)
+    by_split = {split: {it.text.lower() for it in items if it.split == split} for split in (TRAIN, SEALED)}
+    assert not by_split[TRAIN] & by_split[SEALED]
+    out = tmp_path / "sealed.jsonl"
+    n = write_heldout_gold(fake_corpora, out, data_dir=data_dir, split=SEALED)
+    assert n == len(by_split[SEALED]) == len(read_gold(out)) > 0
+    with pytest.raises(ConfigError):
+        write_heldout_gold(fake_corpora, out, data_dir=data_dir, split=TRAIN)
 
 
 def test_short_texts_are_not_matched_against_seeds() -> None:

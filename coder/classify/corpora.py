@@ -5,6 +5,10 @@ place from a folder given by the caller and never copied. Every mapping
 decision lives in ``seeds/corpora/label_mapping.json`` with a "why"; this
 module only applies it. Held-out splits are deterministic: a corpus's own test
 split where it has one, otherwise a stratified share chosen by a seeded hash.
+A second, *sealed* split (``SealedSplit``, ``seeds/corpora/sealed_split.json``) is carved
+from the training portions by a hash of each record id with its own salt: it was cut after the
+rules, mapping and thresholds were written, and nobody reads its errors, so its figures are a
+test that no design decision has seen.
 """
 
 from __future__ import annotations
@@ -15,15 +19,18 @@ import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from coder.config import PROJECT_ROOT
 from coder.errors import DataFileError, InputError
 from coder.records import EVENT_TYPES
+from coder.schema import check_data_file
 
 TRAIN = "train"
 HELDOUT = "heldout"
+SEALED = "sealed"
 DROP = "drop"
 REFINE_PREFIX = "refine:"
 # SATP incidents run to several sentences; the first names the incident, the rest add detail.
@@ -38,7 +45,7 @@ class LabelledText:
     text: str
     event_type: str
     source: str  # corpus name, or "own" for the hand-written sentences
-    split: str  # TRAIN or HELDOUT
+    split: str  # TRAIN, HELDOUT or SEALED
     origin: str  # corpus record id, unique within the source
     rule: str  # the mapping key (and refinement) that produced the label
 
@@ -264,17 +271,61 @@ def assign_splits(items: list[LabelledText], share: float, *, seed: int) -> list
     for group in by_label.values():
         ranked = sorted(group, key=lambda it: _rank(seed, it.source, it.origin))
         heldout.update((it.source, it.origin) for it in ranked[: round(len(ranked) * share)])
-    return [_with_split(it, (it.source, it.origin) in heldout) if not it.split else it for it in items]
+    return [
+        replace(it, split=HELDOUT if (it.source, it.origin) in heldout else TRAIN) if not it.split else it
+        for it in items
+    ]
 
 
 def _rank(seed: int, source: str, origin: str) -> str:
     return hashlib.sha256(f"{seed}:{source}:{origin}".encode()).hexdigest()
 
 
-def _with_split(item: LabelledText, held: bool) -> LabelledText:
-    return LabelledText(
-        item.text, item.event_type, item.source, HELDOUT if held else TRAIN, item.origin, item.rule
-    )
+SEALED_SCHEMA = PROJECT_ROOT / "schemas" / "sealed_split.schema.json"
+
+
+@dataclass(frozen=True)
+class SealedSplit:
+    """The sealed split's data file: a salt, a share and the corpora it is carved from.
+
+    A training record is sealed when the hash of (salt, corpus, record id), read as a number in
+    [0, 1), is below ``share``: membership depends on the record alone (adding records elsewhere
+    moves nothing), and no one chose which records fall in it.
+    """
+
+    version: str
+    salt: str
+    share: float
+    sources: frozenset[str]
+
+    @classmethod
+    def load(cls, path: Path) -> SealedSplit:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            check_data_file(data, SEALED_SCHEMA, str(path))
+            split = cls(
+                str(data["version"]), str(data["salt"]), float(data["share"]), frozenset(data["sources"])
+            )
+            why = str(data["why"])
+        except (OSError, json.JSONDecodeError) as exc:
+            raise DataFileError(f"cannot read sealed split: {exc}", path=str(path)) from exc
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DataFileError(f"malformed sealed split: {exc!r}", path=str(path)) from exc
+        if not (0.0 < split.share < 0.5 and split.salt and len(why) >= 10 and split.sources):
+            raise DataFileError(
+                "sealed split needs a salt, 0 < share < 0.5, sources and a why", path=str(path)
+            )
+        return split
+
+    def seal(self, items: list[LabelledText]) -> list[LabelledText]:
+        """The same items, with the training records that fall in the sealed share marked SEALED."""
+        return [replace(it, split=SEALED) if self.is_sealed(it) else it for it in items]
+
+    def is_sealed(self, item: LabelledText) -> bool:
+        if item.split != TRAIN or item.source not in self.sources:
+            return False
+        digest = hashlib.sha256(f"{self.salt}:{item.source}:{item.origin}".encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2**64 < self.share
 
 
 def read_own_sentences(path: Path) -> list[LabelledText]:

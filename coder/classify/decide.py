@@ -3,22 +3,23 @@
 Everything tunable lives in ``seeds/rules/policy.json`` (schema ``schemas/policy.schema.json``),
 each entry with a why. The policy, in order:
 
-1. **Cheap first pass** (``needs_parse``): parse only where the parse can change the coding:
-   quoted speech, a possible model event (P(none) < ``none``, top type >= ``min_event_probability``),
-   a rule the policy would accept whose needed words are in the text (``RuleSet.candidates``), a
-   first-person word (running quote) or a toll word (aftermath). Any other sentence is none anyway.
-2. **Vetoes**: a statement match whose speaker is a media outlet ("Al Jazeera said",
-   "BBC reported") is dropped; an arms-transfer match in a sentence about seized or
-   intercepted weapons is dropped; a bombing match governed by "defused/found" is dropped;
-   any event match inside the object of a seizure ("intercepted a shipment of *rocket*
-   launchers") is dropped, and so is a model-only ``interdiction.model_types`` event in
-   a sentence whose main verb is a seizure.
+1. **Cheap first pass** (``needs_parse``, in ``coder.classify.first_pass``): parse only where the
+   parse can change the coding. Any other sentence is none anyway.
+2. **Vetoes** (``coder.classify.vetoes``): a statement match whose speaker is nobody, a
+   media outlet ("Al Jazeera said") or not a political actor ("the company announced") is
+   dropped; so are an arms-transfer match in a sentence about seized weapons, a bombing
+   match whose bomb was defused or found, an event inside the object of a seizure, and an
+   event someone takes a stance on. Most vetoes also *silence* the model for the vetoed
+   type in that sentence, and a model-only event is dropped when the main verb is a
+   seizure, or defuses or finds a device (bombing).
 3. **Precedence**: any event rule beats the statement rule ("a bomb exploded, police
    said" is a bombing); among event rules an asserted one beats a framed one, then the
    higher precision wins, ties broken by ``sub_event_priority`` (more specific first).
 4. **Rule or model**: a rule with precision >= ``rule_override`` decides alone; a
    weaker rule decides only if the model gives its type >= ``weak_rule_support``.
-   A statement rule yields to a model event type scoring >= ``event_over_statement``.
+   A statement rule yields to a model event type scoring >= ``event_over_statement``, unless
+   the speech verb itself frames what follows as ``statement_over_modalities`` ("called on
+   people to *fight*", "denied that troops *shelled*": the fight is called for, not fought).
    A sentence that opens with a quote mark or leaves a quote open or closed
    (``quoted_speech``) continues a speaker's quote: a statement, unless the model
    gives an event type >= ``event_over_statement``. So does a sentence without quote
@@ -43,15 +44,26 @@ each entry with a why. The policy, in order:
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import jsonschema
 
-from coder.classify.modality import ModalityReader, governors
+# quoted_speech is also read from here by callers (bench/first_pass.py).
+from coder.classify.first_pass import (
+    CLOSING_QUOTES,
+    OPENING_QUOTES,
+    ParseCues,
+    argmax,
+    model_may_code,
+    needs_parse,
+    quoted_speech,
+    top_event,
+)
+from coder.classify.modality import ModalityReader
 from coder.classify.rules import RuleSet
+from coder.classify.vetoes import PolicyWords, Vetoes
 from coder.config import PROJECT_ROOT
 from coder.errors import DataFileError
 from coder.records import Classification, RuleMatch, Sentence
@@ -61,16 +73,6 @@ if TYPE_CHECKING:
 
 POLICY_FILE = "policy.json"
 DEFAULT_SCHEMA = PROJECT_ROOT / "schemas" / "policy.schema.json"
-SPEAKER_DEPS = frozenset({"nsubj", "nsubjpass"})
-# How a seized thing hangs off the seizing verb or noun (grammar, not tuning): "seized *weapons*",
-# "weapons *were seized*", "the seizure *of* rockets".
-SEIZED_VERB_DEPS = frozenset({"dobj", "nsubjpass", "oprd"})
-SEIZED_NOUN_DEPS = frozenset({"prep", "compound", "poss"})
-NO_SPEAKER = frozenset({"no", "nobody", "none", "noone"})
-# Letter runs of the lowercased text: the words a cheap check can see without the tokenizer.
-WORD_RUN = re.compile(r"[^\W\d_]+")
-OPENING_QUOTES = '“"«'
-CLOSING_QUOTES = '”"»'
 
 
 def not_coded(sentence: Sentence, reason: str) -> Classification:
@@ -107,53 +109,38 @@ class Policy:
     thresholds: dict[str, float]
     default_sub_event_type: dict[str, str]
     sub_event_priority: tuple[str, ...]
-    media_re: re.Pattern[str]
-    arms_interdiction: frozenset[str]
-    disrupted_attack: frozenset[str]
+    vetoes: Vetoes
     modality: ModalityReader
     statement_over: frozenset[str]
-    interdiction: frozenset[str]
-    interdiction_model_types: frozenset[str]
-    stance: frozenset[str]
     first_person: frozenset[str]
-    # Words that make a sentence worth parsing whatever the rules say: a running quote speaks in the
-    # first person ('we'); an aftermath sentence ('At least 19 were killed.') names the toll.
-    first_person_runs: frozenset[str]
-    toll_words: frozenset[str]
+    parse_cues: ParseCues
     quote_rule: str = "statement.quoted_speech.v1"
     quote_precision: float = 0.7
 
     @classmethod
     def load(cls, rules_dir: Path, schema_path: Path | None = None) -> Policy:
-        """Read and validate ``policy.json``; DataFileError names the file on bad data."""
+        """Read and validate ``policy.json`` (and ``policy_words.json`` beside it); DataFileError
+        names the file on bad data."""
         path = Path(rules_dir) / POLICY_FILE
         data = _read_json(path)
         _validate(data, schema_path or DEFAULT_SCHEMA, path)
-        return cls.from_dict(data)
+        return cls.from_dict(data, PolicyWords.load(Path(rules_dir)))
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Policy:
-        media = sorted(data["media_outlets"]["value"], key=lambda w: (-len(w), w))
+    def from_dict(cls, data: dict[str, Any], words: PolicyWords) -> Policy:
         modality, quote = data["modality"], data["quoted_speech"]
         return cls(
             version=data["version"],
             thresholds={name: float(t["value"]) for name, t in data["thresholds"].items()},
             default_sub_event_type={k: v["value"] for k, v in data["default_sub_event_type"].items()},
             sub_event_priority=tuple(data["sub_event_priority"]["value"]),
-            media_re=re.compile(r"\b(?:" + "|".join(re.escape(m) for m in media) + r")\b"),
-            arms_interdiction=frozenset(data["arms_interdiction_lemmas"]["value"]),
-            disrupted_attack=frozenset(data["disrupted_attack_lemmas"]["value"]),
+            vetoes=Vetoes.from_policy(data, words),
             modality=ModalityReader.from_dict(modality, data["background"]),
             statement_over=frozenset(data["statement_over_modalities"]["value"]),
-            interdiction=frozenset(data["interdiction"]["lemmas"]["value"]),
-            interdiction_model_types=frozenset(data["interdiction"]["model_types"]["value"]),
-            stance=frozenset(data["stance_lemmas"]["value"]),
             first_person=frozenset(quote["first_person"]["value"]),
-            # "we're" is the tokens "we" + "'re" to spaCy: its first letter run is the word the parse sees.
-            first_person_runs=frozenset(
-                WORD_RUN.findall(w.lower())[0] for w in quote["first_person"]["value"]
+            parse_cues=ParseCues.from_words(
+                quote["first_person"]["value"], data["first_pass"]["toll_words"]["value"]
             ),
-            toll_words=frozenset(data["first_pass"]["toll_words"]["value"]),
             **_quote_fields(quote),
         )
 
@@ -164,26 +151,21 @@ class Policy:
 
     def needs_parse(self, text: str, scores: dict[str, float], rules: RuleSet) -> bool:
         """False only when the parse cannot change the coding: ``decide`` would say none anyway."""
-        cheap = "none" not in scores or quoted_speech(text) or self._model_may_code(scores)
-        if cheap or self.has_parse_cue(text):
-            return True
-        return any(self._may_accept(r.event_type, r.precision, scores) for r in rules.candidates(text))
+        return needs_parse(
+            text,
+            scores,
+            rules,
+            thresholds=self.thresholds,
+            cues=self.parse_cues,
+            may_accept=self._may_accept,
+        )
 
     def has_parse_cue(self, text: str) -> bool:
-        """A toll word (the sentence may be the aftermath of the event before it) or a first-person word
-        read as ``_running_quote`` reads it ('US' the country is not 'us'): it may continue a quote."""
-        for run in WORD_RUN.findall(text):
-            w = run.lower()
-            if w in self.toll_words or (w in self.first_person_runs and (run == "I" or not run.isupper())):
-                return True
-        return False
+        """A toll word or a first-person word (see ``ParseCues``)."""
+        return self.parse_cues.in_text(text)
 
     def _model_may_code(self, scores: dict[str, float]) -> bool:
-        """Could ``_model_choice`` (or the model beating a quote) code an event here?"""
-        top = _top_event(scores)
-        ceiling = max(self.thresholds["parse_if_none_below"], self.thresholds["none"])
-        floor = self.thresholds.get("min_event_probability", 0.0)
-        return top is not None and float(scores["none"]) < ceiling and top[1] >= floor
+        return model_may_code(scores, self.thresholds)
 
     def decide(
         self,
@@ -197,9 +179,13 @@ class Policy:
     ) -> Classification:
         """One Classification for a parsed sentence (see the module docstring for the policy);
         ``previous`` is the decision on the sentence before it in the same article, if any."""
-        kept = [m for m in matches if not self._vetoed(m, doc, sentence)]
+        reasons = [(m, self.vetoes.reason(m, _trigger_token(m, doc, sentence), doc)) for m in matches]
+        kept = [m for m, why in reasons if why is None]
+        silenced = self.vetoes.silenced((m, why) for m, why in reasons if why is not None)
+        # The model may not code a type a veto silenced: those scores no longer count.
+        allowed = {label: p for label, p in scores.items() if label not in silenced}
         in_quote = quoted_speech(sentence.text) or self._running_quote(doc, previous)
-        choice, modality = self._choose(kept, scores, model_version, doc, sentence, in_quote)
+        choice, modality = self._choose(kept, allowed, model_version, doc, sentence, in_quote)
         match = choice.match
         return Classification(
             sentence_id=sentence.sentence_id,
@@ -232,9 +218,11 @@ class Policy:
         best = next(((m, mod) for m, mod in framed if mod == "asserted"), framed[0] if framed else None)
         if best is not None and not (statement is not None and best[1] in self.statement_over):
             return self._rule_choice(best[0], scores), best[1]
-        if statement is not None and not self._event_beats_statement(_top_event(scores)):
+        if statement is not None and not (
+            self._event_beats_statement(top_event(scores)) and not self._frames(statement, doc, sentence)
+        ):
             return self._rule_choice(statement, scores), self._modality(statement, doc, sentence)
-        if in_quote and not self._event_beats_statement(_top_event(scores)):
+        if in_quote and not self._event_beats_statement(top_event(scores)):
             return self._quote_choice(scores), "asserted"
         root = _root(doc)
         choice = self._model_choice(scores, model_version, root)
@@ -266,7 +254,7 @@ class Policy:
         return model_top[1] >= self.thresholds["event_over_statement"]
 
     def _rule_choice(self, match: RuleMatch, scores: dict[str, float]) -> _Choice:
-        top = _argmax(scores)
+        top = argmax(scores)
         if top == match.event_type:
             confidence = max(match.precision, float(scores[top]))
             return _Choice(
@@ -277,7 +265,7 @@ class Policy:
         )
 
     def _quote_choice(self, scores: dict[str, float]) -> _Choice:
-        agrees = _argmax(scores) == "statement"
+        agrees = argmax(scores) == "statement"
         confidence = max(self.quote_precision, float(scores.get("statement", 0.0)))
         coded_by = f"{'rule+model' if agrees else 'rule'}:{self.quote_rule}"
         return _Choice("statement", self.default_sub_event_type.get("statement"), confidence, coded_by, None)
@@ -286,55 +274,19 @@ class Policy:
         self, scores: dict[str, float], model_version: str, root: Token | None = None
     ) -> _Choice:
         p_none = float(scores.get("none", 0.0))
-        top = _top_event(scores)
+        top = top_event(scores)
         coded_by = f"model:{model_version}"
         if (
             top is None
             or p_none >= self.thresholds["none"]
             or top[1] < self.thresholds.get("min_event_probability", 0.0)
-            or (top[0] in self.interdiction_model_types and self._seizure(root))
+            or self.vetoes.model_vetoed(top[0], root)
         ):
             return _Choice("none", None, p_none, coded_by, None)
         event_type, probability = top
         return _Choice(event_type, self.default_sub_event_type.get(event_type), probability, coded_by, None)
 
-    # -- vetoes ------------------------------------------------------------------------------------
-
-    def _vetoed(self, match: RuleMatch, doc: Doc, sentence: Sentence) -> bool:
-        trigger = _trigger_token(match, doc, sentence)
-        if match.event_type == "statement":
-            return trigger is None or self._media_speaker(trigger)
-        if trigger is not None and (self._seized(trigger) or self._stance_object(trigger)):
-            return True
-        if match.event_type == "arms_transfer":
-            return any(t.lemma_.lower() in self.arms_interdiction for t in doc)
-        if match.event_type == "bombing" and trigger is not None:
-            return any(t.lemma_.lower() in self.disrupted_attack for t in governors(trigger))
-        return False
-
-    def _seizure(self, token: Token | None) -> bool:
-        return token is not None and token.lemma_.lower() in self.interdiction
-
-    def _seized(self, trigger: Token) -> bool:
-        """Is the trigger inside what was seized ('intercepted a shipment of *rocket* launchers')?
-        A clause beside the seizure ('seized weapons after a *clash*') is not."""
-        child = trigger
-        for token in governors(trigger):
-            if self._seizure(token):
-                deps = SEIZED_NOUN_DEPS if token.pos_ in ("NOUN", "PROPN") else SEIZED_VERB_DEPS
-                return child.dep_ in deps
-            child = token
-        return False
-
-    def _stance_object(self, trigger: Token) -> bool:
-        """Is the event what someone takes a stance on ('opposed the arms *sale*', 'condemned the
-        *attack*')? The sentence reports the stance, a statement, not the event."""
-        child = trigger
-        for token in governors(trigger):
-            if token.pos_ in ("VERB", "AUX"):
-                return token.lemma_.lower() in self.stance and child.dep_ == "dobj"
-            child = token
-        return False
+    # -- context ------------------------------------------------------------------------------------
 
     def _running_quote(self, doc: Doc, previous: Classification | None) -> bool:
         """A first-person sentence without quote marks right after a statement continues its quote."""
@@ -344,16 +296,6 @@ class Policy:
             return False
         # 'US' (the country) is not 'us'; 'I' is the one first-person word written in capitals.
         return any(t.lower_ in self.first_person and (t.text == "I" or not t.is_upper) for t in doc)
-
-    def _media_speaker(self, verb: Token) -> bool:
-        """Is the speaker a media outlet (attribution, not a statement), or is there no speaker at all?"""
-        speakers = _speakers(verb)
-        if not speakers:
-            return True  # no one speaks: nothing to code as a statement
-        if any(t.lower_ in NO_SPEAKER for s in speakers for t in [s, *s.children]):
-            return True  # "no group claimed responsibility"
-        phrase = " ".join(t.text for s in speakers for t in s.subtree).lower()
-        return self.media_re.search(phrase) is not None
 
     # -- modality ----------------------------------------------------------------------------------
 
@@ -365,6 +307,12 @@ class Policy:
             return self.modality.of_statement(trigger)
         return self.modality.of(trigger)
 
+    def _frames(self, statement: RuleMatch, doc: Doc, sentence: Sentence) -> bool:
+        """Does the speech verb itself make what it governs a non-event ('called on people to fight',
+        'denied that troops shelled')? Then the sentence is the statement, whatever the model says."""
+        verb = _trigger_token(statement, doc, sentence)
+        return verb is not None and self.modality.cue(verb, own_lemma=True) in self.statement_over
+
     def modality_of(self, trigger: Token) -> str:
         """The framing of the event whose trigger is ``trigger`` (see ``coder.classify.modality``)."""
         return self.modality.of(trigger)
@@ -372,27 +320,6 @@ class Policy:
 
 def _quote_fields(entry: dict[str, Any]) -> dict[str, Any]:
     return {"quote_rule": str(entry["rule_id"]), "quote_precision": float(entry["precision"])}
-
-
-def quoted_speech(text: str) -> bool:
-    """Does the sentence open with a quote mark, or leave a quote open or closed (a quote that runs
-    over several sentences: the speaker is named in another one)?"""
-    body = text.strip()
-    if not body:
-        return False
-    if body[0] in OPENING_QUOTES:
-        return True
-    straight = body.count('"')
-    curly_open, curly_close = body.count("“") + body.count("«"), body.count("”") + body.count("»")
-    return straight % 2 == 1 or curly_open != curly_close
-
-
-def _speakers(verb: Token) -> list[Token]:
-    """Subjects of a speech verb; a conjoined verb ('offered support but said ...') shares its head's."""
-    own = [child for child in verb.children if child.dep_ in SPEAKER_DEPS]
-    if own or verb.dep_ != "conj":
-        return own
-    return [child for child in verb.head.children if child.dep_ in SPEAKER_DEPS]
 
 
 def _trigger_token(match: RuleMatch | None, doc: Doc, sentence: Sentence) -> Token | None:
@@ -406,18 +333,6 @@ def _trigger_token(match: RuleMatch | None, doc: Doc, sentence: Sentence) -> Tok
 def _root(doc: Doc) -> Token | None:
     roots = [t for t in doc if t.head.i == t.i]
     return roots[0] if roots else None
-
-
-def _argmax(scores: dict[str, float]) -> str | None:
-    if not scores:
-        return None
-    return max(sorted(scores), key=lambda label: scores[label])
-
-
-def _top_event(scores: dict[str, float]) -> tuple[str, float] | None:
-    events = {k: float(v) for k, v in scores.items() if k != "none"}
-    label = _argmax(events)
-    return (label, events[label]) if label is not None else None
 
 
 def _score_tuple(scores: dict[str, float]) -> tuple[tuple[str, float], ...]:
