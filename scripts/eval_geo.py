@@ -67,6 +67,18 @@ def in_gazetteer(row: object, gz: Gazetteer) -> bool:
     return any(c.iso3 == "SYR" and km(c.latitude, c.longitude, *gold) <= 25 for c in cands)
 
 
+def miss_kind(row: object, place: Place | None, flags: tuple[bool, bool, bool, bool]) -> str:
+    """The error-analysis class of a miss: (a) the gold place is not in the gazetteer; (c) another toponym
+    of the headline was chosen; (b) the gold name was read but resolved to another place; (d) the right
+    place (within 25 km) with another admin1 name."""
+    if not flags[3]:
+        return "a_not_in_gazetteer"
+    if flags[2]:
+        return "d_admin1_mismatch"
+    said = place is not None and place.place_text and names_gold(place.place_text, row.where_coordinates)  # type: ignore[attr-defined]
+    return "b_wrong_candidate" if said else "c_wrong_mention"
+
+
 def names_gold(headline: str, gold: str) -> bool:
     key = normalise_name(TYPE_WORDS.sub("", gold))
     return bool(key) and f" {key} " in f" {normalise_name(headline)} "
@@ -96,10 +108,11 @@ def eval_ucdp(corpora: Path, sample: int, nlp: spacy.language.Language, gz: Gaze
             close = ok and km(place.latitude, place.longitude, row.latitude, row.longitude) <= 25  # type: ignore[union-attr, arg-type]
             named.append((ok and place.iso3 == "SYR", ok and place.admin1 == gold_admin1[row.adm_1], close,  # type: ignore[union-attr]
                           in_gazetteer(row, gz)))  # fmt: skip
-            if not close:
-                misses.append({"headline": row.source_headline, "gold": row.where_coordinates,
-                               "gold_admin1": row.adm_1, "got": place and (place.location, place.admin1,
-                               place.iso3, place.geo_reason, place.place_text)})  # fmt: skip
+            if not (close and named[-1][1]):
+                misses.append({"why": miss_kind(row, place, named[-1]), "headline": row.source_headline,
+                               "gold": row.where_coordinates, "gold_admin1": row.adm_1,
+                               "got": place and (place.location, place.admin1, place.iso3, place.geo_reason,
+                                                 place.place_text)})  # fmt: skip
     return {
         "headlines": len(df),
         "named": {"n": len(named), "country": share(n[0] for n in named),
@@ -148,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
         help="UCDP rows with odd ids (test) or even ids (dev, the only ones inspected)",
     )
     parser.add_argument(
-        "--misses", type=Path, help="write the named-subset misses here (JSONL), for dev only"
+        "--misses", type=Path, help="write the named-subset misses and their class here (JSONL), dev only"
     )
     args = parser.parse_args(argv)
     settings = Settings()

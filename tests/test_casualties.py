@@ -71,6 +71,13 @@ def test_malformed_rules_raise_data_file_error(tmp_path: Path) -> None:
             0,
         ),  # weak marker, other clause
         ("Clashes erupted in Ramadi.", 0, 0),
+        # ACLED counts a singular victim as one fatality (or injury)
+        ("A soldier was killed in the attack.", 1, 0),
+        ("A civilian died of his wounds.", 1, 0),
+        ("An elderly man was shot dead at a checkpoint.", 1, 0),
+        ("The strike killed a civilian and wounded a child.", 1, 1),
+        ("A child was wounded by shrapnel.", 0, 1),
+        ("A gunman killed three soldiers.", 3, 0),  # the active subject is no victim
     ],
 )
 def test_counts(text: str, killed: int, wounded: int) -> None:
@@ -97,6 +104,9 @@ def test_counts(text: str, killed: int, wounded: int) -> None:
         "Over 8,000 Iraqis have lost their lives over the last year.",
         "The UN said last year saw the highest annual death toll, with 7,818 civilians killed.",
         "Rescuers saved 15 lives.",
+        "A gunman killed people in the market.",  # "a" before no victim noun, active voice
+        "A man who killed his wife was arrested.",
+        "A report said the soldier was killed.",  # no article bound to the victim
     ],
 )
 def test_non_fatality_numbers_and_aggregates_are_not_counted(text: str) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import jsonschema
@@ -124,6 +126,64 @@ def test_anchor_is_not_taken_from_another_paragraph() -> None:
     prefix = "Last April, the army raided a camp in Hawija.\n"
     when = _resolve("The next day, protesters gathered.", date(2013, 12, 27), prefix=prefix)
     assert when.date_reason == RULES.no_date_reason
+
+
+def _previous_event(article: Article, first: str, event_type: str = "armed_clash") -> Any:
+    """The event coded from ``first`` (the article's opening sentence), as the pipeline hands it on."""
+    sentence = Sentence("s0", "a1", 0, 0, len(first), first)
+    when = dates.resolve_date(BLANK(first), sentence, article, RULES)
+    kind = SimpleNamespace(event_type=event_type)
+    return SimpleNamespace(start_char=0, end_char=len(first), when=when, classification=kind)
+
+
+@pytest.mark.parametrize(
+    ("between", "second", "inherits"),
+    [
+        (" ", "A second bomb exploded nearby.", True),  # no date of its own, right after: same story
+        (" ", "A second bomb exploded nearby yesterday.", False),  # its own date wins
+        ("\n", "A second bomb exploded nearby.", False),  # another paragraph
+        (" Markets were busy. ", "A second bomb exploded nearby.", False),  # not directly after
+    ],
+)
+def test_undated_event_sentence_inherits_the_previous_event_date(
+    between: str, second: str, inherits: bool
+) -> None:
+    first = "Gunmen attacked a checkpoint on Monday."
+    body = first + between + second
+    article = Article("a1", body, None, FRI, "manifest", None, None, "f.txt", None, "")
+    previous = _previous_event(article, first)
+    assert previous.when.event_date == date(2013, 12, 30)
+    sentence = Sentence("s1", "a1", 1, len(body) - len(second), len(body), second)
+    when = dates.resolve_date(BLANK(second), sentence, article, RULES, previous=previous)
+    assert (when.date_reason == dates.INHERITED_REASON) is inherits
+    assert not inherits or (when.event_date, when.time_precision) == (date(2013, 12, 30), 1)
+
+
+def test_publication_fallback_and_report_dates_are_not_inherited() -> None:
+    first, second = "Gunmen attacked a checkpoint.", "A second bomb exploded nearby."
+    body = f"{first} {second}"
+    article = Article("a1", body, None, FRI, "manifest", None, None, "f.txt", None, "")
+    previous = _previous_event(article, first)
+    assert previous.when.date_text is None  # the publication fallback
+    sentence = Sentence("s1", "a1", 1, len(first) + 1, len(body), second)
+    when = dates.resolve_date(BLANK(second), sentence, article, RULES, previous=previous)
+    assert when.date_reason == RULES.no_date_reason
+    report = replace(previous.when, date_text="today", date_reason=RULES.report_time_reason)
+    reported = SimpleNamespace(**{**vars(previous), "when": report})
+    assert dates.resolve_date(BLANK(second), sentence, article, RULES, previous=reported).date_reason == (
+        RULES.no_date_reason
+    )
+
+
+def test_a_statement_date_is_not_inherited() -> None:
+    first, second = "The governor said on Monday that talks failed.", "A bomb exploded nearby."
+    body = f"{first} {second}"
+    article = Article("a1", body, None, FRI, "manifest", None, None, "f.txt", None, "")
+    sentence = Sentence("s1", "a1", 1, len(first) + 1, len(body), second)
+    for event_type, inherits in (("statement", False), ("bombing", True)):
+        previous = _previous_event(article, first, event_type)
+        when = dates.resolve_date(BLANK(second), sentence, article, RULES, previous=previous)
+        assert (when.date_reason == dates.INHERITED_REASON) is inherits, event_type
 
 
 def test_explicit_date_outranks_relative_phrase() -> None:

@@ -259,6 +259,42 @@ def test_ngram_fallback_when_spacy_misses_the_toponym(blank_nlp) -> None:
     assert place is not None and place.location == "Fallujah" and place.geo_reason == "named in sentence"
 
 
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        ("Nur Ramadi Zanki movement handed over its positions.", []),  # part of a longer unknown name
+        ("Clashes near Ramadi Tarma killed two.", []),
+        ("Clashes in Anbar Province and Fallujah City.", ["Anbar", "Fallujah"]),  # province/settlement words
+        ("In Fallujah, Iraqi Ramadi troops withdrew.", ["Fallujah", "Ramadi"]),  # stop names, demonyms
+        ("A car bomb exploded in Iraq's Fallujah.", ["Iraq", "Fallujah"]),  # a possessive ends a name
+        (
+            "Rebels Seize Fallujah Market After Clashes In Ramadi Suburbs",
+            ["Fallujah", "Ramadi"],
+        ),  # title case
+        ("Fighters of Tahrir al-Fallujah left.", []),  # a match must start a word, and stand alone
+    ],
+)
+def test_toponyms_are_whole_names(text: str, found: list[str]) -> None:
+    assert [m.text for m in geo.find_toponyms(text, FakeGazetteer())] == found
+
+
+def test_ngram_place_marked_by_a_preposition_joins_entity_places(blank_nlp) -> None:
+    """spaCy tags an unseen town ORG or PERSON ("strikes on Al-Mayadin"): a gazetteer match in the article's
+    country after a locative preposition, or before a settlement word, is a candidate beside the entities."""
+    others, tail = ("Iraqi troops withdrew.",), "; Anbar province is tense."
+    for marked in ("Warplanes struck targets in Fallujah", "Warplanes struck Fallujah city"):
+        place, _ = place_of(blank_nlp, marked + tail, "Anbar", others=others)
+        assert place is not None and (place.location, place.geo_precision) == ("Fallujah", 1), marked
+    for unmarked in ("Warplanes struck Fallujah", "Fallujah Tribes met the governor"):
+        place, _ = place_of(blank_nlp, unmarked + tail, "Anbar", others=others)
+        assert place is not None and (place.location, place.geo_precision) == ("Ramadi", 3), unmarked
+
+
+def test_ngram_place_before_a_province_word_is_the_province(blank_nlp) -> None:
+    place, _ = place_of(blank_nlp, "Warplanes struck targets in Baghdad province.", others=("Iraqi troops.",))
+    assert place is not None and place.geo_precision == 3 and place.gazetteer_id == "a:7"
+
+
 # --- display names (the policy of seeds/places/names.json) ---
 
 NAME_POLICY = NamePolicy.from_dict(
@@ -431,6 +467,18 @@ def test_real_index_shows_english_names(real, mention, iso3, shown) -> None:
     assert real.lookup(shown, country_iso3=iso3)[0].gazetteer_id == top.gazetteer_id
 
 
+@pytest.mark.parametrize(
+    ("province", "iso3", "seat"),
+    [("Basra", "IRQ", "Basrah"), ("Deir Ezzor", "SYR", "Deir ez-Zor"), ("Anbar", "IRQ", "Ramadi")],
+)
+def test_real_index_province_seats_and_names(real, province, iso3, seat) -> None:
+    """A town bearing its province's name is the seat, and the province answers to the town's names
+    (curated aliases included), so "Deir Ezzor governorate" finds the province."""
+    unit = next(c for c in real.lookup(province, country_iso3=iso3) if c.kind == "admin1")
+    assert unit.seat == seat
+    assert real.lookup(province, country_iso3=iso3)[0].kind == ("admin1" if province == "Anbar" else "city")
+
+
 def test_real_index_countries_carry_capital_coordinates(real) -> None:
     iraq = real.country("IRQ")
     assert iraq is not None and iraq.seat == "Baghdad" and abs(iraq.latitude - 33.34) < 0.05
@@ -532,6 +580,27 @@ def seed_records() -> list[dict]:
     return bench.event_records([e for a in result.articles for e in a.events])
 
 
+# Deliberate geo changes since the file was written, by the file's key (drop them when it is regenerated):
+# "Mainz University" no longer yields the US town "University" (a capitalised neighbour makes a match part
+# of a longer name, and "University" is a stop name); the statements fall back to what the sentence names.
+CHANGED_PLACES = {
+    ("001_a3466ebf4b17f8c3", "2505def99663bc16", "statement", (3626, 3631)): (
+        "Syria",
+        "country only (capital)",
+    ),
+    ("001_a3466ebf4b17f8c3", "30099b8059d54132", "statement", (4259, 4263)): (
+        "Fallujah",
+        "inherited from article",
+    ),
+}
+
+
+def _expected_place(key: tuple, place: dict | None) -> tuple | dict | None:
+    article, sentence, event_type, trigger = (json.loads(k) for k in key[:4])
+    changed = CHANGED_PLACES.get((article, sentence, event_type, tuple(trigger or ())))
+    return changed if changed is not None else place
+
+
 def _by_inputs(records: list[dict]) -> dict[tuple, dict]:
     """Place and actors keyed by what they are computed from besides the text."""
     fields = ("article_id", "sentence_id", "event_type", "trigger", "previous_sentence_id")
@@ -546,6 +615,9 @@ def test_seed_event_places_and_actors_are_fixed(seed_records: list[dict]) -> Non
     expected, got = _by_inputs(json.loads(SEED_EXPECTED.read_text())), _by_inputs(seed_records)
     shared = sorted(expected.keys() & got.keys())
     assert len(shared) >= 0.8 * len(expected)
-    outputs = ("place", "actor1", "actor2", "assoc_actor1")
+    outputs = ("actor1", "actor2", "assoc_actor1")
     for key in shared:
         assert {f: got[key][f] for f in outputs} == {f: expected[key][f] for f in outputs}, key
+        place = got[key]["place"]
+        want = _expected_place(key, expected[key]["place"])
+        assert (place and (place["location"], place["geo_reason"])) == want or place == want, key

@@ -16,7 +16,9 @@ _WORD_RE = re.compile(r"\w[\w'’-]*")
 _CAP = r"(?:[A-Z]|(?:al|el|ad|ar|as|an|az|ash|ez)-[A-Z])[\w'’-]*"  # "Fallujah", "al-Qaim"
 # Runs of capitalised words, lower-case articles allowed inside: "Deir ez Zor", "Balad Ruz", "Bab al-Hawa".
 _POSSESSIVE_RE = re.compile(r"['’]s$")
-_RUN_RE = re.compile(rf"{_CAP}(?:[ -]+(?:(?:al|el|ad|ar|as|an|at|az|ez|ash|de|del|la|le|du)[ -]+)*{_CAP})*")
+_RUN_RE = re.compile(
+    rf"(?<![\w'’-]){_CAP}(?:[ -]+(?:(?:al|el|ad|ar|as|an|at|az|ez|ash|de|del|la|le|du)[ -]+)*{_CAP})*"
+)
 
 
 @dataclass(frozen=True)
@@ -33,16 +35,40 @@ class Mention:
 
 
 def find_toponyms(text: str, gazetteer: Gazetteer) -> list[Mention]:
-    """Longest-first gazetteer matches of capitalised n-grams, left to right (no spaCy, so cheap)."""
-    found = []
+    """Longest-first gazetteer matches of capitalised n-grams, left to right (no spaCy, so cheap).
+
+    A match that is only part of a longer capitalised name is dropped: "Nur" of "Nur al-Din Zanki", "Ein"
+    of "Ein Tarma", "Sham" of "Tahrir al-Sham" name no place. Words that may stand beside a place name
+    (stop names, province and settlement words, demonyms: "Deir Ezzor Governorate", "In Aleppo") do not
+    make it longer; in title-case text every word is capitalised, so the test is off there.
+    """
+    found, title_case = [], None  # title case is read only when a match has a capitalised neighbour
     for run in _RUN_RE.finditer(text):
         words = list(_WORD_RE.finditer(text, run.start(), run.end()))
         i = 0
         while i < len(words):
             hit, width = _longest_hit(text, words, i, gazetteer)
+            if hit and not _stands_alone(words, i, width, gazetteer.rules):
+                title_case = _title_case(text) if title_case is None else title_case
+                hit = hit if title_case else None
             found += [hit] if hit else []
             i += width
     return found
+
+
+def _title_case(text: str) -> bool:
+    words = [w for w in _WORD_RE.findall(text) if w[0].isalpha()]
+    return len(words) >= 6 and sum(w[0].isupper() for w in words) >= 0.6 * len(words)
+
+
+def _stands_alone(words: list[re.Match[str]], i: int, width: int, rules: GeoRules) -> bool:
+    """No capitalised neighbour extends the name; a possessive ends one ("Syria's al-Bab")."""
+    neighbours = []
+    if i > 0 and not _POSSESSIVE_RE.search(words[i - 1].group()):
+        neighbours.append(words[i - 1].group())
+    if i + width < len(words) and not _POSSESSIVE_RE.search(words[i + width - 1].group()):
+        neighbours.append(words[i + width].group())
+    return all(normalise_name(w) in rules.beside_name_keys for w in neighbours)
 
 
 def _longest_hit(text: str, words: list[re.Match[str]], i: int, gz: Gazetteer) -> tuple[Mention | None, int]:

@@ -18,6 +18,11 @@ if TYPE_CHECKING:
     from spacy.tokens import Doc, Span
 
 _LOCATIVE = frozenset({"in", "at", "near", "outside", "inside", "into", "across", "around", "on", "of"})
+_BEFORE_NAME = frozenset({"the", "city", "town", "village", "province", "capital", "of"})
+_DIRECTIONAL = frozenset(
+    {"northern", "southern", "eastern", "western", "central", "northeastern", "northwestern", "southeastern"}
+    | {"southwestern", "north-eastern", "north-western", "south-eastern", "south-western"}
+)
 # A neighbourhood is more specific than its town ("Baghdad's Shaab district"), a town than a province.
 _LEVEL = {"local": 0, "city": 1, "admin1": 2, "country": 3}
 
@@ -42,8 +47,8 @@ def resolve_place(
     rules = gazetteer.rules
     ents = [e for e in doc.ents if e.label_ in rules.entity_labels]
     mentions = [m for e in ents if (m := _mention(e, sentence, context, gazetteer))]
-    if all(m.place.kind == "country" for m in mentions):  # spaCy often misses a town it has never seen
-        mentions += _ngram_mentions(sentence, context, gazetteer)
+    # spaCy often misses a town it has never seen, or tags it ORG/PERSON ("strikes on Al-Mayadin").
+    mentions += _unparsed_mentions(mentions, sentence, context, gazetteer)
     if not mentions:
         return _inherit(context, rules, "inherited from article")
     best = _choose(mentions, context, _TriggerLinks(doc, sentence.start_char, trigger))
@@ -143,9 +148,10 @@ def _mention(ent: Span, sentence: Sentence, context: ArticleContext, gazetteer: 
 
 
 def _is_locative(ent: Span) -> bool:
-    """Whether the mention is the object of a locative preposition ("in X", "in the city of X")."""
+    """Whether the mention is the object of a locative preposition ("in X", "in the city of X", "in western
+    X")."""
     doc, i = ent.doc, ent.start - 1
-    while i > 0 and doc[i].lower_ in {"the", "city", "town", "village", "province", "capital", "of"}:
+    while i > 0 and (doc[i].lower_ in _BEFORE_NAME or doc[i].lower_ in _DIRECTIONAL):
         if doc[i].lower_ == "of" and doc[i - 1].lower_ not in {"city", "town", "village", "province"}:
             return True
         i -= 1
@@ -159,11 +165,50 @@ def _relative_cue(text: str, start: int, end: int, rules: GeoRules) -> str | Non
     return hits[0] if hits else None
 
 
+def _unparsed_mentions(
+    mentions: list[Mention], sentence: Sentence, context: ArticleContext, gazetteer: Gazetteer
+) -> list[Mention]:
+    """Gazetteer matches outside the entity mentions: all of them when the entities name only countries,
+    else those in the article's country marked as places (``_marked_as_place``)."""
+    found = _ngram_mentions(sentence, context, gazetteer)
+    if all(m.place.kind == "country" for m in mentions):
+        return found
+    home = context.country_iso3
+    return [
+        m
+        for m in found
+        if m.place.iso3 == home
+        and _marked_as_place(sentence, m, gazetteer.rules)
+        and not _overlaps(m, mentions)
+    ]
+
+
+def _overlaps(m: Mention, others: list[Mention]) -> bool:
+    return any(m.start < o.end and o.start < m.end for o in others)
+
+
+def _marked_as_place(sentence: Sentence, m: Mention, rules: GeoRules) -> bool:
+    """After a locative preposition ("on Al-Mayadin"), or before a settlement or province word
+    ("Tabqa city"; "countryside" is no such word)."""
+    before = sentence.text[: m.start - sentence.start_char].split()
+    after = _next_word(sentence.text, m.end - sentence.start_char)
+    locative = bool(before) and before[-1].casefold() in _LOCATIVE
+    return locative or after in rules.settlement_words or after in rules.province_words
+
+
+def _next_word(text: str, end: int) -> str:
+    words = text[end:].split(maxsplit=1)
+    return words[0].strip(",;:.()").casefold() if words else ""
+
+
 def _ngram_mentions(sentence: Sentence, context: ArticleContext, gazetteer: Gazetteer) -> list[Mention]:
     """Gazetteer matches when spaCy found no town: in the article's country, or unlikely to be accidents."""
-    found = []
+    found, rules = [], gazetteer.rules
     for hit in context.toponyms(sentence, gazetteer):
-        top = rank_candidates(list(hit.candidates), context.country_iso3)[0]
+        ranked = rank_candidates(list(hit.candidates), context.country_iso3)
+        if _next_word(sentence.text, hit.end) in rules.province_words:  # "Al-Raqqah province"
+            ranked = [c for c in ranked if c.kind == "admin1"] or ranked
+        top = ranked[0]
         if top.iso3 == context.country_iso3 or country_evidence(top, gazetteer.rules):  # see plausible
             cue = _relative_cue(sentence.text, hit.start, hit.end, gazetteer.rules)
             at = sentence.start_char + hit.start

@@ -31,6 +31,13 @@ class GeoRules:
     min_name_length: int
     inherit_min_precision: int
     country_only: dict[str, Any]
+    # Keys of words that may stand beside a place name without making it a longer name: stop names,
+    # demonyms, province and settlement words ("In Aleppo", "Deir Ezzor Governorate", "Homs City").
+    beside_name_keys: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        words = {normalise_name(w) for w in self.province_words | self.settlement_words}
+        object.__setattr__(self, "beside_name_keys", self.stop_keys | set(self.demonyms) | words)
 
     @classmethod
     def load(cls, path: Path) -> GeoRules:
