@@ -84,6 +84,34 @@ class Stages:
             "gazetteer": self.gazetteer.version,
         }
 
+    @classmethod
+    def load_for_driver(cls, settings: Settings) -> Stages:
+        """The stages of a process that reads inputs and writes the release but codes nothing (the Dask
+        driver): the spaCy pipeline is left to the workers, and an empty pipeline carrying the installed
+        one's meta stands in for it, so ``versions()`` (the manifest) is the same. Never code with these."""
+        import spacy
+        from spacy.util import get_model_meta, get_package_path
+
+        from coder.errors import ConfigError
+
+        try:
+            meta = get_model_meta(get_package_path(settings.spacy_model))
+        except ModuleNotFoundError:
+            raise ConfigError(f"spaCy pipeline {settings.spacy_model!r} is not installed") from None
+        return cls(
+            settings=settings,
+            nlp=spacy.blank(meta["lang"], meta=meta),
+            rules=rules.RuleSet.load(settings.rules_dir),
+            model=model.EventTypeModel.load(settings.model_dir),
+            policy=decide.Policy.load(settings.rules_dir),
+            boilerplate=ingest.load_boilerplate_rules(settings.rules_dir / "boilerplate.json"),
+            segmenter=segment.Segmenter.load(settings.rules_dir / "abbreviations.json"),
+            date_rules=dates.DateRules.load(settings.rules_dir / dates.RULES_FILE),
+            casualty_rules=casualties.CasualtyRules.load(settings.rules_dir / casualties.RULES_FILE),
+            actors=actors.ActorDictionary.load(settings.actors_dir),
+            gazetteer=geo.OfflineGazetteer.load(settings.gazetteer_dir, settings.places_dir),
+        )
+
 
 @dataclass
 class ArticleResult:

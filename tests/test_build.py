@@ -5,9 +5,10 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from coder import build, pipeline
+from coder import build, pipeline, validate
 from coder.config import PROJECT_ROOT, Settings
 from coder.errors import ConfigError
 from coder.records import Article
@@ -26,6 +27,10 @@ def _with(stages: pipeline.Stages, **changes: object) -> pipeline.Stages:
 
 def _release_bytes(path: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(path.glob("*.parquet"))}
+
+
+def _release_files(path: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(path.iterdir()) if p.is_file()}
 
 
 def test_forked_workers_write_the_same_release_as_one_process(
@@ -62,3 +67,39 @@ def test_batch_rows_cover_every_sentence(stages: pipeline.Stages) -> None:
 def test_unknown_engine_is_a_config_error(stages: pipeline.Stages, settings: Settings) -> None:
     with pytest.raises(ConfigError, match="unknown engine"):
         build.build_release([SEEDS], "x", settings, engine="spark", stages=stages)
+
+
+class _Writer:
+    """Collects what StreamedTables writes."""
+
+    def __init__(self) -> None:
+        self.frames: dict[str, list[pd.DataFrame]] = {}
+
+    def append(self, table: str, frame: pd.DataFrame) -> None:
+        self.frames.setdefault(table, []).append(frame)
+
+
+def test_streamed_tables_are_validated_in_fixed_chunks(stages: pipeline.Stages) -> None:
+    writer, checker = _Writer(), validate.ChunkValidator(stages.settings.schemas_dir)
+    streamed = build.StreamedTables(writer, checker, stages.settings.schemas_dir)  # type: ignore[arg-type]
+    streamed.chunk_rows = {"articles": 2, "sentences": 50, "rejects": 50}
+    items = list(pipeline.iter_inputs([SEEDS], stages))
+    results = [pipeline.code_batch(items[i : i + 2], stages) for i in range(0, len(items), 2)]
+    for result in results:
+        streamed.add(result)
+    streamed.finish_streamed()
+    sizes = [len(f) for f in writer.frames["sentences"] if len(f)]
+    assert all(size == 50 for size in sizes[:-1]) and 0 < sizes[-1] <= 50
+    assert [len(f) for f in writer.frames["articles"] if len(f)] == [2, 2, 1]
+    written = pd.concat(writer.frames["sentences"], ignore_index=True)["sentence_id"].tolist()
+    assert written == [s.sentence_id for r in results for ar in r.articles for s in ar.sentences]
+    assert checker.report.tables["sentences"].n_rows == len(written)
+
+
+def test_release_does_not_depend_on_batch_size(stages: pipeline.Stages, tmp_path: Path) -> None:
+    one = _with(stages, batch_size=1, datasets_dir=tmp_path / "one")
+    many = _with(stages, batch_size=64, datasets_dir=tmp_path / "many")
+    first = build.build_release([SEEDS], "seeds", one.settings, stages=one)
+    second = build.build_release([SEEDS], "seeds", many.settings, stages=many)
+    assert _release_files(first.release.path) == _release_files(second.release.path)  # the manifest too
+    assert list(first.phases.wall) == ["load", "start", "code", "tail", "stop"]

@@ -1,8 +1,8 @@
-"""The Dask engine writes the same Parquet bytes as the local engine (LocalCluster started here)."""
+"""The Dask engine writes the same release bytes as the local engine (LocalClusters started here)."""
 
 from __future__ import annotations
 
-import dataclasses
+import os
 from pathlib import Path
 
 import pytest
@@ -10,6 +10,7 @@ import pytest
 from coder import build, pipeline
 from coder.config import PROJECT_ROOT, Settings
 from coder.errors import ConfigError
+from coder.records import Article
 
 pytest.importorskip("distributed")
 
@@ -24,19 +25,61 @@ def stages() -> pipeline.Stages:
 
 
 def _release_bytes(path: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(path.glob("*.parquet"))}
+    return {p.name: p.read_bytes() for p in sorted(path.iterdir()) if p.is_file()}
 
 
-def test_dask_release_is_byte_identical_to_local(stages: pipeline.Stages, tmp_path: Path) -> None:
-    # Two articles a batch, so the five seeds make three tasks spread over two workers.
-    settings = stages.settings.with_overrides(batch_size=2, datasets_dir=tmp_path)
-    small = dataclasses.replace(stages, settings=settings)
-    local = build.build_release([SEEDS], "local", settings, stages=small)
-    dask = build.build_release([SEEDS], "dask", settings, engine="dask", workers=2, stages=small)
-    assert local.counts == dask.counts
-    assert _release_bytes(local.release.path) == _release_bytes(dask.release.path)
+@pytest.fixture(scope="module")
+def dask_build(tmp_path_factory: pytest.TempPathFactory) -> build.BuildOutcome:
+    """A release built on two workers, one article a task, by a driver that loads its own (light) stages."""
+    out = tmp_path_factory.mktemp("dask")
+    settings = Settings().with_overrides(datasets_dir=out, dask_batch_size=1)
+    return build.build_release([SEEDS], "seeds", settings, engine="dask", workers=2)
+
+
+def test_dask_release_is_byte_identical_to_local(
+    dask_build: build.BuildOutcome, stages: pipeline.Stages, tmp_path: Path
+) -> None:
+    # Local batches of 64 articles against Dask tasks of one: batching never changes a release,
+    # and the light driver's manifest records the same versions as a driver that loaded spaCy.
+    local = build.build_release(
+        [SEEDS], "seeds", stages.settings.with_overrides(datasets_dir=tmp_path), stages=stages
+    )
+    assert local.counts == dask_build.counts
+    assert local.counts["events"] > 0
+    assert _release_bytes(local.release.path) == _release_bytes(dask_build.release.path)
+
+
+def test_dask_build_reports_its_phases(dask_build: build.BuildOutcome) -> None:
+    phases = dask_build.phases
+    assert list(phases.wall) == ["load", "start", "code", "tail", "stop"]
+    assert phases.worker_cpu["start"] > 0  # the workers loaded their stages before coding began
+    assert phases.worker_cpu["code"] > 0
+
+
+def test_driver_stages_leave_spacy_to_the_workers(stages: pipeline.Stages) -> None:
+    light = pipeline.Stages.load_for_driver(Settings())
+    assert light.nlp.pipe_names == []
+    assert light.versions() == stages.versions()
+
+
+def test_local_cluster_runs_one_single_threaded_process_per_worker(stages: pipeline.Stages) -> None:
+    settings = stages.settings.with_overrides(dask_batch_size=2)
+    with dask_engine.DaskEngine(settings, workers=2) as engine:
+        client = engine.client
+        assert sorted(client.nthreads().values()) == [1, 1]
+        pids = set(client.run(os.getpid).values())
+        assert len(pids) == 2 and os.getpid() not in pids
+        results = list(engine.code([SEEDS], stages))
+    assert [len(r.articles) for r in results] == [2, 2, 1]  # in submission order
+    ids = [ar.article.article_id for r in results for ar in r.articles]
+    assert ids == [a.article_id for a in pipeline.iter_inputs([SEEDS], stages) if isinstance(a, Article)]
 
 
 def test_unreachable_scheduler_is_a_config_error(stages: pipeline.Stages) -> None:
     with pytest.raises(ConfigError, match="cannot reach dask scheduler"):
         list(dask_engine.code_inputs([SEEDS], stages, scheduler="tcp://127.0.0.1:1"))
+
+
+def test_empty_batches_are_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="at least 1"):
+        dask_engine.DaskEngine(Settings().with_overrides(dask_batch_size=0))
