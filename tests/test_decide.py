@@ -419,3 +419,25 @@ def test_needs_parse_is_deterministic_and_never_skips_what_the_model_may_code(
     floor = POLICY.thresholds["min_event_probability"]
     if p_none < POLICY.thresholds["none"] and max(v for k, v in sc.items() if k != "none") >= floor:
         assert POLICY.needs_parse(text, sc, RULES)
+
+
+# Arms-transfer framing (issue 3): a transfer forbidden by an embargo or ban, offered, or one a
+# government is merely willing to make is not a transfer; the event-type stays on the row.
+@pytest.mark.parametrize(
+    ("text", "modality"),
+    [
+        ("The council lifted the embargo on arms sales to the junta.", "negated"),
+        ("Parliament voted to ban arms sales to the region.", "negated"),
+        ("Paris offered to sell twelve helicopters to the navy.", "hypothetical"),
+        ("Oslo is willing to provide rifles to the border guards.", "planned"),
+    ],
+)
+def test_forbidden_offered_or_willing_transfers_are_not_asserted(nlp_full, text: str, modality: str) -> None:  # type: ignore[no-untyped-def]
+    row = _decide(nlp_full, text, scores(none=0.2, arms_transfer=0.6))
+    assert (row.event_type, row.modality) == ("arms_transfer", modality), row.coded_by
+
+
+def test_a_military_aid_package_is_an_arms_transfer(nlp_full) -> None:  # type: ignore[no-untyped-def]
+    text = "Canada announced a military aid package for Kyiv, including artillery shells and drones."
+    row = _decide(nlp_full, text, scores(none=0.3, bombing=0.3, arms_transfer=0.2))
+    assert (row.event_type, row.modality) == ("arms_transfer", "asserted"), row.coded_by

@@ -158,14 +158,24 @@ def test_policy_words_file_is_checked(tmp_path: Path) -> None:
         broken = data | {key: {"value": ["Company"], "why": "upper case is not a lemma"}}
         with pytest.raises(DataFileError, match=key):
             PolicyWords.from_dict(broken)
-    with pytest.raises(DataFileError, match="policy_words.schema.json"):
+    with pytest.raises(DataFileError, match=r"policy_words\.schema\.json"):
         PolicyWords.from_dict(data | {"unknown_list": {"value": [], "why": "not in the schema"}})
     with pytest.raises(DataFileError):
         PolicyWords.load(tmp_path)  # no file
 
 
 def test_silencing_names_only_known_veto_reasons() -> None:
-    known = {"nobody", "media", "non_political", "no_subject", "seized", "stance", "interdicted", "disrupted"}
+    known = {
+        "nobody",
+        "media",
+        "non_political",
+        "no_subject",
+        "seized",
+        "stance",
+        "interdicted",
+        "disrupted",
+        "transferred",
+    }
     assert POLICY.vetoes.words.silencing <= known
 
 
@@ -176,3 +186,30 @@ def test_a_media_attribution_leaves_the_model_free(nlp_full) -> None:  # type: i
     assert (
         _decide(nlp_full, "Al Jazeera said the talks had collapsed.", scores(none=0.6)).event_type == "none"
     )
+
+
+# The weapon a transfer moves is not an attack: a bombing rule on 'artillery shells' or 'rockets'
+# inside what was sent must not beat the arms-transfer rule, nor the model's bombing reading.
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Bulgaria sent mortar rounds and artillery shells to the Ukrainian army last month.",
+        "Slovakia supplied the government with rockets and howitzers.",
+        "A shipment of rockets for the militia reached the port on Friday.",
+    ],
+)
+def test_transferred_weapons_are_an_arms_transfer(nlp_full, text: str) -> None:  # type: ignore[no-untyped-def]
+    row = _decide(nlp_full, text, scores(none=0.1, bombing=0.5, arms_transfer=0.3))
+    assert _label(row) == "arms_transfer", (row.event_type, row.modality, row.coded_by)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Rebels fired rockets supplied by Iran at the airport, killing two guards.",
+        "Militants shelled the town with artillery after the army sent reinforcements.",
+    ],
+)
+def test_firing_supplied_weapons_is_still_an_attack(nlp_full, text: str) -> None:  # type: ignore[no-untyped-def]
+    row = _decide(nlp_full, text, scores(none=0.1, bombing=0.7, arms_transfer=0.1))
+    assert _label(row) == "bombing", (row.event_type, row.modality, row.coded_by)

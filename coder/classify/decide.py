@@ -8,8 +8,9 @@ each entry with a why. The policy, in order:
 2. **Vetoes** (``coder.classify.vetoes``): a statement match whose speaker is nobody, a
    media outlet ("Al Jazeera said") or not a political actor ("the company announced") is
    dropped; so are an arms-transfer match in a sentence about seized weapons, a bombing
-   match whose bomb was defused or found, an event inside the object of a seizure, and an
-   event someone takes a stance on. Most vetoes also *silence* the model for the vetoed
+   match whose bomb was defused or found, an event inside the object of a seizure, an
+   attack trigger inside what a standing arms-transfer match moves ("sent artillery shells"),
+   and an event someone takes a stance on. Most vetoes also *silence* the model for the vetoed
    type in that sentence, and a model-only event is dropped when the main verb is a
    seizure, or defuses or finds a device (bombing).
 3. **Precedence**: any event rule beats the statement rule ("a bomb exploded, police
@@ -179,7 +180,7 @@ class Policy:
     ) -> Classification:
         """One Classification for a parsed sentence (see the module docstring for the policy);
         ``previous`` is the decision on the sentence before it in the same article, if any."""
-        reasons = [(m, self.vetoes.reason(m, _trigger_token(m, doc, sentence), doc)) for m in matches]
+        reasons = self._vetoed(matches, doc, sentence)
         kept = [m for m, why in reasons if why is None]
         silenced = self.vetoes.silenced((m, why) for m, why in reasons if why is not None)
         # The model may not code a type a veto silenced: those scores no longer count.
@@ -198,6 +199,28 @@ class Policy:
             trigger_end=match.trigger_end if match else None,
             model_scores=_score_tuple(scores),
         )
+
+    def _vetoed(
+        self, matches: list[RuleMatch], doc: Doc, sentence: Sentence
+    ) -> list[tuple[RuleMatch, str | None]]:
+        """Each match with the reason it is dropped (None: it stands). An attack trigger inside
+        what a standing arms-transfer match moves is the transferred weapon ('transferred')."""
+        triggers = [_trigger_token(m, doc, sentence) for m in matches]
+        reasons = [self.vetoes.reason(m, t, doc) for m, t in zip(matches, triggers, strict=True)]
+        transfers = frozenset(
+            t.i
+            for m, t, why in zip(matches, triggers, reasons, strict=True)
+            if m.event_type == "arms_transfer" and why is None and t is not None
+        )
+        return [
+            (m, "transferred")
+            if why is None
+            and t is not None
+            and m.event_type not in ("arms_transfer", "statement")
+            and self.vetoes.transferred(t, transfers)
+            else (m, why)
+            for m, t, why in zip(matches, triggers, reasons, strict=True)
+        ]
 
     # -- choosing the type -------------------------------------------------------------------------
 

@@ -12,7 +12,9 @@ silence the model), each with a why. A veto has a reason:
   launchers");
 - ``stance``: an event that is the object of a stance verb ("condemned the *attack*");
 - ``interdicted``: an arms-transfer match in a sentence about seized or found weapons;
-- ``disrupted``: a bomb that was defused, dismantled or found ("police defused a *car bomb*").
+- ``disrupted``: a bomb that was defused, dismantled or found ("police defused a *car bomb*");
+- ``transferred``: an attack trigger inside what an arms-transfer match moves ("sent artillery
+  *shells* to Russia", "a shipment of *rockets*"): the weapon changed hands, nobody fired it.
 
 A veto with a reason in ``silencing_vetoes`` also stops the model from coding the vetoed
 match's type in that sentence: the sentence that made the rule's reading wrong makes the
@@ -130,6 +132,21 @@ class Vetoes:
         if match.event_type == "bombing" and trigger is not None and self._disrupted(trigger):
             return "disrupted"
         return None
+
+    def transferred(self, trigger: Token, transfers: frozenset[int]) -> bool:
+        """Is the attack trigger the weapon an arms-transfer trigger (token ids ``transfers``)
+        moves ('sent artillery *shells*', 'a shipment of *rockets*')? Another verb between them
+        ('supplied the rebels who *fired* rockets') or a clause ('sent arms after the *attack*')
+        makes it an event of its own."""
+        child = trigger
+        for token in governors(trigger):
+            if token.i in transfers:
+                return child.dep_ not in CLAUSE_DEPS and child.dep_ not in SPEAKER_DEPS
+            # 'including' and 'such as' hang a list off the noun: no verb of their own.
+            if token.pos_ in ("VERB", "AUX") and token.dep_ != "prep":
+                return False
+            child = token
+        return False
 
     def silenced(self, dropped: Iterable[tuple[RuleMatch, str]]) -> frozenset[str]:
         """The event types the model may not code, given the dropped matches and their reasons."""
