@@ -165,6 +165,33 @@ def test_bad_own_sentence_names_line(tmp_path: Path) -> None:
     assert info.value.line == 2
 
 
+def test_own_sentence_modality_is_read_and_checked(tmp_path: Path) -> None:
+    path = tmp_path / "own.jsonl"
+    lines = [
+        {
+            "text": "Britain will supply tanks.",
+            "event_type": "arms_transfer",
+            "modality": "planned",
+            "why": "x",
+        },
+        {"text": "Jets bombed the camp.", "event_type": "airstrike", "why": "x"},
+    ]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    assert [it.modality for it in read_own_sentences(path)] == ["planned", None]
+    assert read_own_sentences(path)[0].event_type == "arms_transfer"  # the model still learns the type
+    lines[1]["modality"] = "rumoured"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    with pytest.raises(DataFileError) as info:
+        read_own_sentences(path)
+    assert info.value.line == 2
+
+
+def test_own_statements_are_never_framed() -> None:
+    # A statement is always asserted (pipeline.evaluation_label): a modality on one would be ignored.
+    framed = [it for it in read_own_sentences(OWN_PATH) if it.modality not in (None, "asserted")]
+    assert framed and all(it.event_type not in ("statement", "none") for it in framed)
+
+
 def _items(labels: list[str]) -> list[LabelledText]:
     return [LabelledText(f"t{i}", label, "src", "", f"o{i}", "r") for i, label in enumerate(labels)]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from coder.classify.evaluate import read_gold
 from coder.classify.model import MODEL_FILE, EventTypeModel
 from coder.classify.train import (
     collect_examples,
+    data_sha256,
     deduplicate,
     dev_split,
     drop_seed_sentences,
@@ -148,6 +150,29 @@ def test_heldout_gold_export_is_readable(data_dir: Path, tmp_path: Path, fake_co
     gold = read_gold(out)
     assert len(gold) == n > 0
     assert all(g.extra["why"] for g in gold)
+
+
+def test_heldout_gold_carries_own_modality(data_dir: Path, tmp_path: Path, fake_corpora: Path) -> None:
+    planned = [f"Country {c} will deliver {n} tanks to the army." for n, c in enumerate("ABCDEFGH", start=2)]
+    extra = [
+        {"text": t, "event_type": "arms_transfer", "modality": "planned", "why": "test"} for t in planned
+    ]
+    with (data_dir / "training" / "own.jsonl").open("a", encoding="utf-8") as handle:
+        handle.writelines(json.dumps(record) + "\n" for record in extra)
+    items = collect_examples(fake_corpora, data_dir, seed=13)
+    assert {it.event_type for it in items if it.modality == "planned"} == {"arms_transfer"}
+    out = tmp_path / "heldout.jsonl"
+    write_heldout_gold(fake_corpora, out, data_dir=data_dir)
+    gold = read_gold(out)
+    framed = {g.text for g in gold if g.extra.get("modality") == "planned"}
+    held = {it.text for it in items if it.split == HELDOUT and it.modality == "planned"}
+    assert framed == held and framed  # written for own sentences, absent (asserted) elsewhere
+    assert all("modality" not in g.extra for g in gold if g.text not in framed)
+
+
+def test_modality_leaves_the_data_hash_alone() -> None:
+    item = LabelledText("Britain will supply tanks.", "arms_transfer", "own", TRAIN, "1", "r")
+    assert data_sha256([item]) == data_sha256([replace(item, modality="planned")])
 
 
 def test_no_training_data_is_an_error(data_dir: Path, tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 
 from coder.config import PROJECT_ROOT
 from coder.errors import DataFileError, InputError
-from coder.records import EVENT_TYPES
+from coder.records import EVENT_TYPES, MODALITIES
 from coder.schema import check_data_file
 
 TRAIN = "train"
@@ -48,6 +48,9 @@ class LabelledText:
     split: str  # TRAIN, HELDOUT or SEALED
     origin: str  # corpus record id, unique within the source
     rule: str  # the mapping key (and refinement) that produced the label
+    # How the sentence frames its event, as in the gold files; None (corpus records) = asserted.
+    # The model learns event_type alone; modality only changes how a held-out copy is scored.
+    modality: str | None = None
 
 
 @dataclass(frozen=True)
@@ -329,16 +332,21 @@ class SealedSplit:
 
 
 def read_own_sentences(path: Path) -> list[LabelledText]:
-    """Hand-written labelled sentences ({"text","event_type","why"} a line); splits assigned later."""
+    """Hand-written labelled sentences ({"text","event_type","why"} and an optional "modality" a
+    line); splits assigned later."""
     items = []
     for line_no, record in _read_jsonl(path):
-        text, label = record.get("text"), record.get("event_type")
+        text, label, modality = record.get("text"), record.get("event_type"), record.get("modality")
         if not isinstance(text, str) or not text.strip() or label not in EVENT_TYPES or not record.get("why"):
             raise DataFileError(
                 "needs non-empty text, a known event_type and a why", path=str(path), line=line_no
             )
+        if modality is not None and modality not in MODALITIES:
+            raise DataFileError(f"unknown modality {modality!r}", path=str(path), line=line_no)
         items.append(
-            LabelledText(text.strip(), label, "own", "", f"{path.name}:{line_no}", f"own:{path.name}")
+            LabelledText(
+                text.strip(), label, "own", "", f"{path.name}:{line_no}", f"own:{path.name}", modality
+            )
         )
     return items
 
