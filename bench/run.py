@@ -13,6 +13,12 @@ the same run times spaCy's full pipeline alone (``nlp.pipe`` over the same artic
 texts with ``--spacy-processes`` processes), printing articles/hour, sentences/s,
 the ratio coder-time / spaCy-time and the peak RSS (summed over the process tree) of
 each step; each step runs in its own child process so the peaks do not mix.
+
+Memory flatness: ``--skip-spacy`` times the coder alone (the spaCy baseline is the slow half of a
+run), and ``pss_by_tenth_mb`` gives the peak PSS in each tenth of the coder's run, so a 2,000 and a
+20,000-article run can be compared, and one run already shows whether memory grows as it streams:
+
+    .venv/bin/python bench/run.py --articles 20000 --processes 2 --skip-spacy
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SENTENCES_PER_ARTICLE = 43
@@ -83,7 +90,7 @@ def write_corpus(pool: list[str], n_articles: int, out: Path, seed: int) -> int:
     return n_sentences
 
 
-def time_coder(corpus: Path, workdir: Path, engine: str, workers: int, processes: int) -> dict[str, float]:
+def time_coder(corpus: Path, workdir: Path, engine: str, workers: int, processes: int) -> dict[str, Any]:
     cmd = [
         sys.executable,
         "-m",
@@ -102,7 +109,7 @@ def time_coder(corpus: Path, workdir: Path, engine: str, workers: int, processes
     return _timed_child(cmd, {"CODER_N_PROCESS": str(processes)})
 
 
-def time_spacy(corpus: Path, processes: int) -> dict[str, float]:
+def time_spacy(corpus: Path, processes: int) -> dict[str, Any]:
     code = (
         "import json,sys\n"
         "from coder.config import Settings\nfrom coder.nlp import load_pipeline\n"
@@ -114,7 +121,7 @@ def time_spacy(corpus: Path, processes: int) -> dict[str, float]:
     return _timed_child([sys.executable, "-c", code, str(corpus)])
 
 
-def _timed_child(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, float]:
+def _timed_child(cmd: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
     """Wall and CPU time, and the peak memory of the child's whole process tree (sampled from /proc).
 
     RSS sums every process's resident pages, so pages forked workers share copy-on-write count
@@ -127,9 +134,12 @@ def _timed_child(cmd: list[str], env: dict[str, str] | None = None) -> dict[str,
             cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=err, text=True, env=os.environ | (env or {})
         )
         peak = peak_pss = 0
+        trace: list[tuple[float, int]] = []  # (seconds, PSS kB): is memory flat as the corpus streams by?
         while child.poll() is None:
             peak = max(peak, _tree_memory_kb(child.pid, "VmRSS:", "status"))
-            peak_pss = max(peak_pss, _tree_memory_kb(child.pid, "Pss:", "smaps_rollup"))
+            pss = _tree_memory_kb(child.pid, "Pss:", "smaps_rollup")
+            peak_pss = max(peak_pss, pss)
+            trace.append((time.perf_counter() - start, pss))
             time.sleep(0.2)
         seconds = time.perf_counter() - start
         if child.returncode != 0:
@@ -140,7 +150,18 @@ def _timed_child(cmd: list[str], env: dict[str, str] | None = None) -> dict[str,
         "cpu_seconds": round(_children_cpu() - cpu_start, 2),
         "peak_rss_mb": round(peak / 1024, 1),
         "peak_pss_mb": round(peak_pss / 1024, 1),
+        "pss_by_tenth_mb": _by_tenth(trace, seconds),
     }
+
+
+def _by_tenth(trace: list[tuple[float, int]], seconds: float) -> list[float]:
+    """Peak PSS in each tenth of the run: a flat tail says memory does not grow with the corpus,
+    so one long run shows flatness without a second run at another size."""
+    peaks = [0] * 10
+    for at, kb in trace:
+        tenth = min(9, int(10 * at / seconds)) if seconds else 0
+        peaks[tenth] = max(peaks[tenth], kb)
+    return [round(kb / 1024, 1) for kb in peaks]
 
 
 def _children_cpu() -> float:
@@ -185,12 +206,9 @@ def main() -> None:
     figures = summarise(args, n_sentences, coder_run, spacy_run)
     print(json.dumps(figures, indent=2))
     parallel = f"w{args.workers}" if args.engine == "dask" else f"p{args.processes}"
-    out = (
-        ROOT
-        / "bench"
-        / "results"
-        / f"{date.today().isoformat()}-{args.engine}-{parallel}-{args.articles}.json"
-    )
+    alone = "-coder-only" if args.skip_spacy else ""
+    name = f"{date.today().isoformat()}-{args.engine}-{parallel}-{args.articles}{alone}.json"
+    out = ROOT / "bench" / "results" / name
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
 
@@ -207,6 +225,7 @@ def summarise(args: argparse.Namespace, n_sentences: int, coder_run: dict, spacy
         | {
             "articles_per_hour": round(args.articles / coder_run["seconds"] * 3600),
             "sentences_per_s": round(n_sentences / coder_run["seconds"], 1),
+            "cpu_seconds_per_article": round(coder_run["cpu_seconds"] / args.articles, 3),
         },
     }
     if spacy_run:
@@ -215,6 +234,8 @@ def summarise(args: argparse.Namespace, n_sentences: int, coder_run: dict, spacy
             "sentences_per_s": round(n_sentences / spacy_run["seconds"], 1),
         }
         figures["coder_over_spacy"] = round(coder_run["seconds"] / spacy_run["seconds"], 3)
+        # On a shared machine wall time depends on the neighbours; CPU time much less so.
+        figures["coder_over_spacy_cpu"] = round(coder_run["cpu_seconds"] / spacy_run["cpu_seconds"], 3)
     return figures
 
 

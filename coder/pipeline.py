@@ -1,17 +1,18 @@
 """The only module that composes the stages: articles in, typed results out.
 
-Flow for one article (``code_article``):
+Flow for one batch of articles (``code_batch``):
 
 1. ``segment.split_sentences``: rule-based sentences with exact offsets (cheap).
 2. ``classify.model`` scores every codable sentence (cheap, vectorised) and
    ``classify.decide.needs_parse`` picks the sentences that could hold an event;
-   only those go through the spaCy pipeline, because the parse is the cost.
-3. ``classify.rules`` + ``classify.decide`` give each parsed sentence a type.
-4. For sentences coded as an asserted event: ``actors``, ``geo``, ``dates`` and
-   ``casualties`` fill the event row.
+   only those go through the spaCy pipeline, because the parse is the cost. The
+   entity recogniser (half of that cost) is left out of this parse (``nlp.parse``).
+3. ``classify.rules`` + ``classify.decide`` give each parsed sentence a type; the few
+   rules that test entity types get them first (``nlp.add_entities``).
+4. Entities are recognised, in one call, in the sentences coded as an asserted event;
+   ``actors``, ``geo``, ``dates`` and ``casualties`` fill their event rows.
 
-``code_batch`` does that for a list of articles with one ``nlp.pipe`` call and is
-the unit both engines run (locally in a loop, or on Dask partitions).
+``code_batch`` is the unit both engines run (locally in a loop, or on Dask partitions).
 """
 
 from __future__ import annotations
@@ -21,16 +22,17 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from coder import actors, casualties, clusters, dates, geo, ingest, segment
 from coder.classify import decide, evaluate, model, rules
 from coder.config import Settings
-from coder.nlp import load_pipeline
+from coder.nlp import add_entities, load_pipeline, parse
 from coder.records import (
     Article,
+    Casualties,
     Classification,
     Event,
     Reject,
@@ -129,15 +131,20 @@ class BatchResult:
 
 
 def code_batch(items: Sequence[Article | Reject], stages: Stages) -> BatchResult:
-    """Code a batch of articles (ingest rejects pass through untouched)."""
+    """Code a batch of articles (ingest rejects pass through untouched).
+
+    Every article is classified first; entities are then recognised in one batch over the docs
+    that become event rows, which are built last (entities are read by actors and geo only)."""
     result = BatchResult()
     articles = [item for item in items if isinstance(item, Article)]
     result.rejects.extend(item for item in items if isinstance(item, Reject))
     split = [(article, stages.segmenter.split(article)) for article in articles]
     scores = _score_sentences([s for _, sentences in split for s in sentences], stages)
     docs = _parse_candidates(scores, stages)
-    for article, sentences in split:
-        result.articles.append(_code_article(article, sentences, docs, scores, stages))
+    plans = [_plan_article(article, sentences, docs, scores, stages) for article, sentences in split]
+    event_docs = [slot.doc for plan in plans for slot in plan.slots]
+    add_entities(stages.nlp, event_docs, stages.settings.batch_size)
+    result.articles.extend(_build_article(plan, stages) for plan in plans)
     return result
 
 
@@ -157,28 +164,69 @@ def _score_sentences(sentences: Sequence[Sentence], stages: Stages) -> dict[str,
 
 
 def _parse_candidates(scores: dict[str, _Scored], stages: Stages) -> dict[str, Doc]:
-    """Parse only the sentences the first pass says could hold an event: the parse is the cost."""
+    """Parse only the sentences the first pass says could hold an event: the parse is the cost.
+
+    Entities wait for the event rows, except in the docs a rule that tests them could fire on."""
     keep = [sid for sid, sc in scores.items() if stages.policy.needs_parse(sc.text, sc.scores, stages.rules)]
     texts = [scores[sid].text for sid in keep]
-    return dict(zip(keep, stages.nlp.pipe(texts, batch_size=stages.settings.batch_size), strict=True))
+    docs = dict(zip(keep, parse(stages.nlp, texts, stages.settings.batch_size), strict=True))
+    entity_rules = _entity_rules(stages.rules)
+    if entity_rules is not None:
+        wanted = [doc for sid, doc in docs.items() if entity_rules.might_match(scores[sid].text)]
+        add_entities(stages.nlp, wanted, stages.settings.batch_size)
+    return docs
 
 
-def _code_article(
+def _entity_rules(ruleset: rules.RuleSet) -> rules.RuleSet | None:
+    """The rules whose patterns test an entity attribute (ENT_TYPE, ...), as a set for their text check."""
+    chosen = tuple(rule for rule in ruleset.rules if _tests_entities(rule.patterns))
+    if not chosen:
+        return None
+    return rules.RuleSet(rules=chosen, version=ruleset.version, source=ruleset.source, forms=ruleset.forms)
+
+
+def _tests_entities(pattern: Any) -> bool:
+    if isinstance(pattern, dict):
+        return any(str(key).startswith("ENT_") or _tests_entities(value) for key, value in pattern.items())
+    if isinstance(pattern, list | tuple):
+        return any(_tests_entities(part) for part in pattern)
+    return False
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """A sentence coded as an asserted event, whose row waits for the batch's entities."""
+
+    sentence: Sentence
+    doc: Doc
+    decision: Classification
+    casualties: Casualties  # an aftermath sentence's toll replaces the event sentence's own
+    event_id: str
+
+
+@dataclass
+class _Plan:
+    article: Article
+    sentences: list[Sentence]
+    classifications: list[Classification] = field(default_factory=list)
+    slots: list[_Slot] = field(default_factory=list)
+
+
+def _plan_article(
     article: Article,
     sentences: list[Sentence],
     docs: dict[str, Doc],
     scores: dict[str, _Scored],
     stages: Stages,
-) -> ArticleResult:
-    classifications: list[Classification] = []
-    events: list[Event] = []
-    previous: Event | None = None
+) -> _Plan:
+    """Classify every sentence, fold aftermath tolls into the event just told, and list the event rows."""
+    plan = _Plan(article, sentences)
     previous_index = -2
-    context: geo.ArticleContext | None = None
     for sentence in sentences:
         doc = docs.get(sentence.sentence_id)
-        last = classifications[-1] if classifications else None
+        last = plan.classifications[-1] if plan.classifications else None
         decision = _classify(sentence, doc, scores.get(sentence.sentence_id), stages, last)
+        previous = plan.slots[-1] if plan.slots else None
         adjacent = sentence.index == previous_index + 1
         if (
             doc is not None
@@ -188,20 +236,28 @@ def _code_article(
         ):
             folded = _fold_aftermath(previous, sentence, doc, decision, stages)
             if folded is not None:
-                events[-1], decision = folded
-                previous, previous_index = events[-1], sentence.index
-        classifications.append(decision)
+                plan.slots[-1], decision = folded
+                previous_index = sentence.index
+        plan.classifications.append(decision)
         if doc is None or decision.event_type == "none" or decision.modality != "asserted":
             continue
         if decision.coded_by.startswith(AFTERMATH):
             continue
+        toll = casualties.count_casualties(doc, sentence, stages.casualty_rules)
+        event_id = stable_id(article.article_id, sentence.sentence_id, decision.event_type)
+        plan.slots.append(_Slot(sentence, doc, decision, toll, event_id))
+        previous_index = sentence.index
+    return plan
+
+
+def _build_article(plan: _Plan, stages: Stages) -> ArticleResult:
+    events: list[Event] = []
+    if plan.slots:
         # The toponym scan reads every sentence; most news articles hold no event, so it waits for one.
-        if context is None:
-            context = geo.article_context(article, sentences, stages.gazetteer)
-        event = _build_event(article, sentence, doc, decision, context, previous, stages)
-        events.append(event)
-        previous, previous_index = event, sentence.index
-    return ArticleResult(article, sentences, classifications, events)
+        context = geo.article_context(plan.article, plan.sentences, stages.gazetteer)
+        for slot in plan.slots:
+            events.append(_build_event(plan.article, slot, context, events[-1] if events else None, stages))
+    return ArticleResult(plan.article, plan.sentences, plan.classifications, events)
 
 
 # A sentence that only adds the toll of the event just told ("At least 19 were killed and
@@ -209,20 +265,20 @@ def _code_article(
 AFTERMATH = "aftermath:"
 
 
-def _is_aftermath(article: Article, sentence: Sentence, decision: Classification, previous: Event) -> bool:
+def _is_aftermath(article: Article, sentence: Sentence, decision: Classification, previous: _Slot) -> bool:
     """In the same paragraph as the event just told, and not an event of its own found by a rule."""
     if sentence.boilerplate is not None:
         return False
-    if "\n" in article.text[previous.end_char : sentence.start_char]:
+    if "\n" in article.text[previous.sentence.end_char : sentence.start_char]:
         return False
     own_rule = decision.coded_by.startswith("rule")
-    same_or_none = decision.event_type in ("none", previous.classification.event_type)
-    return same_or_none and not own_rule and previous.classification.event_type != "statement"
+    same_or_none = decision.event_type in ("none", previous.decision.event_type)
+    return same_or_none and not own_rule and previous.decision.event_type != "statement"
 
 
 def _fold_aftermath(
-    previous: Event, sentence: Sentence, doc: Doc, decision: Classification, stages: Stages
-) -> tuple[Event, Classification] | None:
+    previous: _Slot, sentence: Sentence, doc: Doc, decision: Classification, stages: Stages
+) -> tuple[_Slot, Classification] | None:
     """The previous event with this sentence's toll, and this sentence's decision pointing at it."""
     toll = casualties.count_casualties(doc, sentence, stages.casualty_rules)
     if not (toll.fatalities or toll.injuries):
@@ -230,15 +286,14 @@ def _fold_aftermath(
     stated = previous.casualties
     if stated.fatalities_text or stated.injuries_text:
         return None  # the event sentence gave its own figures; a second report is not summed
-    event = replace(previous, casualties=toll)
     folded = replace(
         decision,
-        event_type=previous.classification.event_type,
-        sub_event_type=previous.classification.sub_event_type,
+        event_type=previous.decision.event_type,
+        sub_event_type=previous.decision.sub_event_type,
         modality="asserted",
         coded_by=f"{AFTERMATH}{previous.event_id}",
     )
-    return event, folded
+    return replace(previous, casualties=toll), folded
 
 
 def _classify(
@@ -259,14 +314,9 @@ def _classify(
 
 
 def _build_event(
-    article: Article,
-    sentence: Sentence,
-    doc: Doc,
-    decision: Classification,
-    context: geo.ArticleContext,
-    previous: Event | None,
-    stages: Stages,
+    article: Article, slot: _Slot, context: geo.ArticleContext, previous: Event | None, stages: Stages
 ) -> Event:
+    sentence, doc, decision = slot.sentence, slot.doc, slot.decision
     who = actors.extract_actors(doc, sentence, decision, stages.actors, previous, article)
     trigger = (
         (decision.trigger_start, decision.trigger_end)
@@ -274,7 +324,7 @@ def _build_event(
         else None
     )
     return Event(
-        event_id=stable_id(article.article_id, sentence.sentence_id, decision.event_type),
+        event_id=slot.event_id,
         article_id=article.article_id,
         sentence_id=sentence.sentence_id,
         start_char=sentence.start_char,
@@ -285,7 +335,7 @@ def _build_event(
         assoc_actor1=who.assoc_actor1,
         place=geo.resolve_place(doc, sentence, context, stages.gazetteer, trigger=trigger),
         when=dates.resolve_date(doc, sentence, article, stages.date_rules),
-        casualties=casualties.count_casualties(doc, sentence, stages.casualty_rules),
+        casualties=slot.casualties,
         source=article.source,
         notes=sentence.text,
     )

@@ -9,6 +9,7 @@ column's dtype, not its values).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import math
 from dataclasses import dataclass
@@ -64,25 +65,39 @@ class TableSchema:
 
 def load_schema(schemas_dir: Path, table: str) -> TableSchema:
     """Read ``schemas_dir/<table>.json``, checked against ``table.schema.json`` and for consistency."""
-    path = Path(schemas_dir) / f"{table}.json"
-    data, meta = _read_json(path), _read_json(Path(schemas_dir) / META_SCHEMA)
+    path, meta = Path(schemas_dir) / f"{table}.json", Path(schemas_dir) / META_SCHEMA
+    return _parsed_schema(str(path), str(meta), table, _read_text(path), _read_text(meta))
+
+
+# A build asks for each schema once per table per batch, and the JSON Schema check is ~50 ms:
+# the parsed schema (frozen) is kept for the same file contents, so an edited file is read afresh.
+@functools.lru_cache(maxsize=64)
+def _parsed_schema(path: str, meta_path: str, table: str, text: str, meta_text: str) -> TableSchema:
+    data, meta = _json(text, path), _json(meta_text, meta_path)
     try:
         jsonschema.validate(data, meta)
     except jsonschema.ValidationError as exc:
         where = "/".join(str(p) for p in exc.absolute_path)
-        raise DataFileError(f"schema file invalid at '{where}': {exc.message}", path=str(path)) from None
+        raise DataFileError(f"schema file invalid at '{where}': {exc.message}", path=path) from None
     schema = _schema_from_dict(data)
-    _check_consistency(schema, path)
+    _check_consistency(schema, Path(path))
     if schema.table != table:
-        raise DataFileError(f"declares table {schema.table!r}, expected {table!r}", path=str(path))
+        raise DataFileError(f"declares table {schema.table!r}, expected {table!r}", path=path)
     return schema
 
 
-def _read_json(path: Path) -> Any:
+def _read_text(path: Path) -> str:
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return path.read_text(encoding="utf-8")
     except (OSError, ValueError) as exc:
         raise DataFileError(f"cannot read schema file: {exc}", path=str(path)) from None
+
+
+def _json(text: str, path: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError as exc:
+        raise DataFileError(f"cannot read schema file: {exc}", path=path) from None
 
 
 def _schema_from_dict(data: dict[str, Any]) -> TableSchema:
@@ -133,9 +148,12 @@ def canonical_column(series: pd.Series, kind: str) -> tuple[pd.Series, list[int]
     """The column in its canonical dtype (failing values become null) and the positions not of ``kind``.
 
     Integral floats pass as ints: pandas stores a nullable int column as float."""
+    raw = series.tolist()
+    if kind == "string" and all(value is None or type(value) is str for value in raw):
+        return pd.Series(raw, index=series.index, dtype=object, name=series.name), []  # the common case
     values: list[Any] = []
     failed: list[int] = []
-    for pos, value in enumerate(series.tolist()):
+    for pos, value in enumerate(raw):
         try:
             values.append(None if is_null(value) else _convert(kind, value))
         except (TypeError, ValueError, OverflowError):

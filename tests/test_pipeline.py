@@ -89,3 +89,27 @@ def test_classify_texts_codes_an_obvious_event_and_a_non_event(stages: pipeline.
     coded = pipeline.classify_texts(texts, stages)
     assert coded[0].event_type == "bombing"
     assert coded[1].event_type == "none"
+
+
+def test_deferred_entities_change_nothing(
+    stages: pipeline.Stages, seed_articles: list[Article], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Entities are recognised only for event rows and entity-testing rules: the same output as
+    running the whole spaCy pipeline on every parsed sentence."""
+    deferred = pipeline.code_batch(seed_articles, stages).articles
+    monkeypatch.setattr(pipeline, "parse", lambda nlp, texts, size: list(nlp.pipe(texts, batch_size=size)))
+    whole = pipeline.code_batch(seed_articles, stages).articles
+    assert [ar.classifications for ar in deferred] == [ar.classifications for ar in whole]
+    assert [ar.events for ar in deferred] == [ar.events for ar in whole]
+
+
+def test_rules_that_test_entity_types_see_entities(
+    stages: pipeline.Stages, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A rule testing ENT_TYPE sees entities before it is matched, though entities are otherwise deferred."""
+    entity_rules = pipeline._entity_rules(stages.rules)
+    assert entity_rules is not None, "no rule tests an entity type: this test has nothing to check"
+    examples = [text for rule in entity_rules.rules for text in rule.examples]
+    deferred = pipeline.classify_texts(examples, stages)
+    monkeypatch.setattr(pipeline, "parse", lambda nlp, texts, size: list(nlp.pipe(texts, batch_size=size)))
+    assert deferred == pipeline.classify_texts(examples, stages)

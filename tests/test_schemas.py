@@ -6,7 +6,10 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from coder import clusters, tables
 from coder.config import Settings
@@ -24,6 +27,7 @@ from coder.records import (
     Reject,
     Sentence,
 )
+from coder.schema import canonical_column, is_null
 from coder.validate import load_schema
 
 SCHEMAS = Settings().schemas_dir
@@ -142,3 +146,21 @@ def test_missing_or_unparseable_schema_names_the_file(tmp_path: Path) -> None:
     (tmp_path / "events.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(DataFileError, match=r"events\.json"):
         load_schema(tmp_path, "events")
+
+
+def test_an_edited_schema_file_is_read_afresh(tmp_path: Path) -> None:
+    """Parsed schemas are kept for the same file contents only."""
+    first = load_schema(_write_variant(tmp_path, "articles", {"version": "1.0.0"}), "articles")
+    assert load_schema(tmp_path, "articles") is first
+    edited = load_schema(_write_variant(tmp_path, "articles", {"version": "9.9.9"}), "articles")
+    assert (first.version, edited.version) == ("1.0.0", "9.9.9")
+
+
+@given(st.lists(st.one_of(st.none(), st.text(max_size=5), st.floats(), st.integers()), max_size=8))
+def test_string_columns_take_the_same_values_on_the_fast_path(values: list[object]) -> None:
+    series = pd.Series(values, dtype=object)
+    column, failed = canonical_column(series, "string")
+    expected = [None if is_null(v) else v for v in values]
+    assert column.tolist() == [v if isinstance(v, str) or v is None else None for v in expected]
+    assert failed == [i for i, v in enumerate(expected) if v is not None and not isinstance(v, str)]
+    assert column.dtype == object
