@@ -29,6 +29,7 @@ import pandas as pd
 from coder import actors, casualties, clusters, dates, geo, ingest, segment
 from coder.classify import decide, evaluate, model, rules
 from coder.config import Settings
+from coder.errors import ConfigError
 from coder.nlp import add_entities, load_pipeline, parse
 from coder.records import (
     Article,
@@ -43,6 +44,10 @@ from coder.records import (
 if TYPE_CHECKING:
     from spacy.language import Language
     from spacy.tokens import Doc
+
+
+# Marks the spaCy stand-in of ``Stages.load_for_driver``: code_batch refuses to code with it.
+DRIVER_ONLY = "coder_driver_only"
 
 
 @dataclass
@@ -94,15 +99,13 @@ class Stages:
         import spacy
         from spacy.util import get_model_meta, get_package_path
 
-        from coder.errors import ConfigError
-
         try:
             meta = get_model_meta(get_package_path(settings.spacy_model))
         except ModuleNotFoundError:
             raise ConfigError(f"spaCy pipeline {settings.spacy_model!r} is not installed") from None
         return cls(
             settings=settings,
-            nlp=spacy.blank(meta["lang"], meta=meta),
+            nlp=spacy.blank(meta["lang"], meta=meta | {DRIVER_ONLY: True}),
             rules=rules.RuleSet.load(settings.rules_dir),
             model=model.EventTypeModel.load(settings.model_dir),
             policy=decide.Policy.load(settings.rules_dir),
@@ -135,6 +138,8 @@ def code_batch(items: Sequence[Article | Reject], stages: Stages) -> BatchResult
 
     Every article is classified first; entities are then recognised in one batch over the docs
     that become event rows, which are built last (entities are read by actors and geo only)."""
+    if stages.nlp.meta.get(DRIVER_ONLY):
+        raise ConfigError("these stages were loaded for a Dask driver (no spaCy pipeline) and cannot code")
     result = BatchResult()
     articles = [item for item in items if isinstance(item, Article)]
     result.rejects.extend(item for item in items if isinstance(item, Reject))
@@ -334,7 +339,7 @@ def _build_event(
         actor2=who.actor2,
         assoc_actor1=who.assoc_actor1,
         place=geo.resolve_place(doc, sentence, context, stages.gazetteer, trigger=trigger),
-        when=dates.resolve_date(doc, sentence, article, stages.date_rules),
+        when=dates.resolve_date(doc, sentence, article, stages.date_rules, previous=previous),
         casualties=slot.casualties,
         source=article.source,
         notes=sentence.text,

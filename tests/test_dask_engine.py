@@ -60,6 +60,9 @@ def test_driver_stages_leave_spacy_to_the_workers(stages: pipeline.Stages) -> No
     light = pipeline.Stages.load_for_driver(Settings())
     assert light.nlp.pipe_names == []
     assert light.versions() == stages.versions()
+    article = Article("a1", "Two bombs exploded in Baghdad.", None, None, "none", None, None, "t.txt", None, "0")
+    with pytest.raises(ConfigError, match="Dask driver"):
+        pipeline.code_batch([article], light)  # the stand-in must never code silently wrong
 
 
 def test_local_cluster_runs_one_single_threaded_process_per_worker(stages: pipeline.Stages) -> None:
