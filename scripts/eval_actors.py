@@ -12,8 +12,10 @@ trigger comes from ``find_trigger`` (no classification). A predicted actor match
 The denominator is every sentence with at least one gold span of that role (no prediction = miss).
 PLOVER ``PLOVER_GSR_CAMEO.json``: actor1 text overlaps (a shared word, case-insensitive, stop words
 ignored) a ``source`` actorText; actor2 against ``target``; iso3 agreement where the gold code is an
-ISO3 country and we predicted an iso3. None of these sentences was used to write the rules or the
-dictionary, but the seed articles were read while writing them.
+ISO3 country and we predicted an iso3. ``plover_gsr_typed`` codes each record with its event type from
+``seeds/corpora/label_mapping.json`` (as in training; dropped records as none), so that the statement
+and arms-transfer rules are exercised; ``plover_gsr`` keeps the untyped figure. None of these sentences
+was used to write the rules or the dictionary, but the seed articles were read while writing them.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from coder.actors import ActorDictionary, extract_actors
-from coder.config import Settings
+from coder.classify.corpora import DROP, LabelMapping
+from coder.config import PROJECT_ROOT, Settings
 from coder.nlp import load_pipeline
 from coder.records import Actor, Article, Classification, Sentence
 
@@ -66,10 +69,12 @@ def _spans(tokens: list[tuple[str, str]]) -> tuple[str, dict[str, list[tuple[int
     return text, spans
 
 
-def _code(nlp: Any, dictionary: ActorDictionary, text: str) -> tuple[Any, Actor | None, Actor | None]:
+def _code(
+    nlp: Any, dictionary: ActorDictionary, text: str, event_type: str = "none"
+) -> tuple[Any, Actor | None, Actor | None]:
     article = Article("eval", text, None, None, "none", None, None, "eval", None, "")
     sentence = Sentence("eval", "eval", 0, 0, len(text), text)
-    decision = Classification("eval", "none", None, 0.0, "eval")
+    decision = Classification("eval", event_type, None, 0.0, "eval")
     doc = nlp(text)
     who = extract_actors(doc, sentence, decision, dictionary, None, article)
     return doc, who.actor1, who.actor2
@@ -117,11 +122,31 @@ def _words(text: str) -> set[str]:
     return {w for w in _WORD.findall(text.lower()) if w not in _STOP}
 
 
-def eval_plover(path: Path, nlp: Any, dictionary: ActorDictionary, limit: int | None) -> dict[str, Any]:
+def _plover_type(record: dict[str, Any], mapping: LabelMapping | None) -> str:
+    """Our event type of a PLOVER record by the training label mapping (dropped records count as none)."""
+    if mapping is None:
+        return "none"
+    event, mode = record.get("event", ""), record.get("mode") or ""
+    keys = (f"{event}/{mode}", event) if mode else (event,)
+    label, _ = mapping.map("plover_gsr", keys, record["text"].strip())
+    return "none" if label == DROP else label
+
+
+def eval_plover(
+    path: Path,
+    nlp: Any,
+    dictionary: ActorDictionary,
+    limit: int | None,
+    mapping: LabelMapping | None = None,
+) -> dict[str, Any]:
+    """Untyped (``mapping`` None: as ConfliBERT, no event type) or typed by the label mapping, so that
+    the statement and transfer rules take part."""
     records = [r for r in json.loads(path.read_text(encoding="utf-8")) if r.get("text")]
     counts: Counter[str] = Counter()
     for record in records[:limit]:
-        _, actor1, actor2 = _code(nlp, dictionary, record["text"])
+        kind = _plover_type(record, mapping)
+        counts.update({f"type_{kind}": 1})
+        _, actor1, actor2 = _code(nlp, dictionary, record["text"], kind)
         for role, actor, key in (("actor1", actor1, "source"), ("actor2", actor2, "target")):
             gold = [g for g in (record.get(key) or []) if isinstance(g, dict)]
             if not gold:
@@ -142,15 +167,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     settings = Settings()
     nlp, dictionary = load_pipeline(settings), ActorDictionary.load(settings.actors_dir)
+    mapping = LabelMapping.load(PROJECT_ROOT / "seeds" / "corpora" / "label_mapping.json")
+    plover = args.corpora / "plover_gsr/PLOVER_GSR_CAMEO.json"
     report = {
         "actors_version": dictionary.version,
         "spacy_model": f"{nlp.meta.get('name')}-{nlp.meta.get('version')}",
         "conflibert_cameo_ner_test": eval_conll(
             args.corpora / "conflibert/cameo_ner/test.txt", nlp, dictionary, args.limit
         ),
-        "plover_gsr": eval_plover(
-            args.corpora / "plover_gsr/PLOVER_GSR_CAMEO.json", nlp, dictionary, args.limit
-        ),
+        "plover_gsr": eval_plover(plover, nlp, dictionary, args.limit),
+        "plover_gsr_typed": eval_plover(plover, nlp, dictionary, args.limit, mapping),
     }
     text = json.dumps(report, indent=2, sort_keys=True)
     if args.json:

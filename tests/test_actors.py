@@ -573,3 +573,95 @@ def test_find_answers_are_the_same_when_cached(dictionary: ActorDictionary) -> N
     fresh = ActorDictionary.load(ACTORS_DIR)
     for text in ("Iraqi troops", "security forces in Iraq", "nobody", "Iraqi troops"):
         assert fresh.find(text) == fresh._best(text, None) == dictionary.find(text)
+
+
+# --- statements and transfers: speakers, employers, recipients ------------------------------------------
+
+
+def _code_as(nlp, dictionary, text, event_type, prefix="Iraqi troops fought in Iraq. ", previous=None):
+    article = _article(prefix + text)
+    sentence = Sentence("s2", "a1", 1, len(prefix), len(prefix) + len(text), text)
+    decision = Classification("s2", event_type, None, 1.0, "test")
+    return extract_actors(nlp(text), sentence, decision, dictionary, previous, article)
+
+
+def _name(actor: Actor | None) -> str | None:
+    return actor.name if actor else None
+
+
+@needs_model
+@pytest.mark.parametrize(
+    ("text", "event_type", "actor1", "actor2"),
+    [
+        (
+            'The Pentagon is "watching the border closely," spokesman Major John Smith told reporters.',
+            "statement",
+            "Government of the United States",
+            None,
+        ),
+        (
+            "An army spokesman for the Pentagon said the road was open.",
+            "statement",
+            "Military Forces of the United States",
+            None,
+        ),
+        ("An army spokesman said the road was open.", "statement", "Military Forces of Iraq", None),
+        (
+            "Kerry said the US was sending advisers to Iraqi forces.",
+            "statement",
+            "Government of the United States",
+            "Military Forces of Iraq",
+        ),
+        (
+            "A consignment of rifles from Iran reached Syria on Tuesday.",
+            "arms_transfer",
+            "Government of Iran",
+            "Government of Syria",
+        ),
+        (
+            "Russia delivered attack helicopters to the Syrian army.",
+            "arms_transfer",
+            "Government of Russia",
+            "Military Forces of Syria",
+        ),
+    ],
+)
+def test_speakers_and_transfer_sides(nlp_full, dictionary, text, event_type, actor1, actor2) -> None:
+    who = _code_as(nlp_full, dictionary, text, event_type)
+    assert (_name(who.actor1), _name(who.actor2)) == (actor1, actor2)
+
+
+@needs_model
+def test_object_pronoun_after_a_statement_is_not_the_speaker(nlp_full, dictionary) -> None:
+    prefix = '"The militants are retreating," Colonel Hassan said. '
+    speaker = Actor("Colonel Hassan", "Colonel Hassan", None, None, None, 29, 43, "text")
+    said = Classification("s1", "statement", None, 1.0, "t")
+    previous = Event(
+        "e1",
+        "a1",
+        "s1",
+        0,
+        len(prefix) - 1,
+        said,
+        speaker,
+        None,
+        None,
+        None,
+        None,
+        Casualties(0, 0),
+        None,
+        "",
+    )
+    who = _code_as(
+        nlp_full, dictionary, '"Tribesmen are chasing them into the desert."', "armed_clash", prefix, previous
+    )
+    assert who.actor2 is None or who.actor2.name != speaker.name
+
+
+@needs_model
+def test_phrase_never_keeps_an_unclosed_quote(nlp_full, dictionary) -> None:
+    from coder.actors.parse import phrase
+
+    doc = nlp_full('This "plan," however, was drafted by the generals.')
+    head = next(t for t in doc if t.text == "plan")
+    assert phrase(head, dictionary).text == "plan"

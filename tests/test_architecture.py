@@ -16,6 +16,7 @@ STAGES = {
     "coder.actors",
     "coder.actors.dictionary",
     "coder.actors.extract",
+    "coder.actors.parse",
     "coder.geo",
     "coder.geo.names",
     "coder.geo.rules",
@@ -40,7 +41,8 @@ STAGES = {
 ALLOWED = {
     "coder": {"coder.store"},
     "coder.actors": {"coder.actors.dictionary", "coder.actors.extract"},
-    "coder.actors.extract": {"coder.actors.dictionary"},
+    "coder.actors.extract": {"coder.actors.dictionary", "coder.actors.parse"},
+    "coder.actors.parse": {"coder.actors.dictionary"},
     "coder.clusters": {"coder.clusters.rules", "coder.clusters.linkage"},
     "coder.clusters.linkage": {"coder.clusters.rules"},
     "coder.geo": {

@@ -3,7 +3,6 @@ actor dictionary: actor1 initiator, actor2 target, assoc_actor1 fighting alongsi
 
 from __future__ import annotations
 
-from collections.abc import Collection
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -11,17 +10,25 @@ from coder.actors.dictionary import (
     ActorDictionary,
     ActorEntry,
     clean_text,
-    is_title_gap,
-    join_hyphens,
     tier,
+)
+from coder.actors.parse import (
+    SUBJECTS,
+    anaphor_entry,
+    first_child,
+    phrase,
+    pobjs,
+    subject_of,
+    surname_entry,
+    trigger_from_decision,
+    with_conjuncts,
 )
 from coder.records import Actor, Article, Classification, Event, EventActors, Sentence
 
+_STATE_INTERS = (1, 8)  # State forces, External/Other forces: ACLED codebook inter codes
+
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Span, Token
-
-_SUBJECTS = ("nsubj", "csubj")
-_CUT_DEPS = frozenset({"relcl", "acl", "appos", "conj", "cc", "punct", "advcl", "parataxis", "prep", "case"})
 
 
 def find_trigger(doc: Doc, dictionary: ActorDictionary) -> Token | None:
@@ -32,7 +39,7 @@ def find_trigger(doc: Doc, dictionary: ActorDictionary) -> Token | None:
         return root
     clauses = [c for c in root.children if c.dep_ == "ccomp"]
     fronted = [c for c in clauses if c.i < root.i]
-    subject = _first(root, _SUBJECTS)
+    subject = first_child(root, SUBJECTS)
     if clauses and not fronted and subject is not None and _Finder.is_outlet(subject, dictionary):
         return clauses[0]
     return fronted[0] if fronted else root
@@ -47,62 +54,47 @@ def extract_actors(
     article: Article,
 ) -> EventActors:
     """actor1 (initiator), actor2 (target) and assoc_actor1 (ally of actor1) of the sentence's event."""
-    trigger = _trigger_from_decision(doc, sentence, decision) or find_trigger(doc, dictionary)
+    sets, kind = dictionary.word_sets, decision.event_type
+    statement = kind in sets["statement_event_types"]
+    trigger = trigger_from_decision(doc, sentence, decision) or find_trigger(doc, dictionary)
     if trigger is None:
         return EventActors()
-    violent = decision.event_type in dictionary.word_sets["violent_event_types"]
-    finder = _Finder(sentence, article, dictionary, previous, dictionary.country_hint(article), violent)
-    actor1_heads, actor2_heads = finder.roles(finder.speaker_verb(trigger))
-    side1 = [a for a in (finder.actor(t, role=1) for t in actor1_heads) if a is not None]
-    side2 = [a for a in (finder.actor(t, role=2) for t in actor2_heads) if a is not None]
+    violent, transfer = kind in sets["violent_event_types"], kind in sets["transfer_event_types"]
+    finder = _Finder(
+        sentence, article, dictionary, previous, dictionary.country_hint(article), violent, transfer
+    )
+    verb = finder.speaker_verb(trigger)
+    actor1_heads, actor2_heads = finder.roles(verb)
+    side1, actor2_heads = _sides(finder, verb, actor1_heads, actor2_heads, statement=statement)
+    side2 = finder.side(actor2_heads, role=2)
     ranked = sorted(side1, key=finder.rank)
     actor1 = ranked[0] if ranked else finder.quote_speaker(decision)
     # An actor does not act on itself: a target that normalises to actor1 gives way to the next one.
     side2 = [a for a in side2 if actor1 is None or a.name != actor1.name or a.matched_by == "text"]
+    if statement and actor1 is not None and actor1.inter_code in _STATE_INTERS:
+        # "He said the U.S. is providing assistance to Iraqi authorities": the speaker's own state acts
+        # in the reported clause; the target is what it acts on.
+        side2 = [a for a in side2 if a.iso3 != actor1.iso3 or a.inter_code not in _STATE_INTERS]
     assoc = ranked[1] if len(ranked) > 1 else None
     return EventActors(actor1=actor1, actor2=side2[0] if side2 else None, assoc_actor1=assoc)
 
 
-def _trigger_from_decision(doc: Doc, sentence: Sentence, decision: Classification) -> Token | None:
-    """The highest token of the parse inside the rule's trigger span (article offsets)."""
-    if decision.trigger_start is None or decision.trigger_end is None:
-        return None
-    start, end = decision.trigger_start - sentence.start_char, decision.trigger_end - sentence.start_char
-    inside = [t for t in doc if t.idx < end and t.idx + len(t) > start]
-    return min(inside, key=lambda t: (len(list(t.ancestors)), t.i)) if inside else None
-
-
-def _first(head: Token, deps: tuple[str, ...]) -> Token | None:
-    return next((c for c in head.children if c.dep_ in deps), None)
-
-
-def _pobjs(head: Token, preps: Collection[str], deps: tuple[str, ...] = ("prep", "agent")) -> list[Token]:
-    return [
-        o
-        for p in head.children
-        if p.dep_ in deps and p.lower_ in preps
-        for o in p.children
-        if o.dep_ == "pobj"
+def _sides(
+    finder: _Finder, verb: Token, actor1_heads: list[Token], actor2_heads: list[Token], *, statement: bool
+) -> tuple[list[Actor], list[Token]]:
+    """actor1's side, and actor2's heads. A speaker who names no state ("spokesman Army Colonel X",
+    "spokesman John Smith") speaks for the state institution named around him (his employer), which
+    is then the speaker, not the target."""
+    side1 = finder.side(actor1_heads, role=1)
+    employer, token = finder.employer(verb, actor1_heads) if statement else (None, None)
+    if employer is None or token is None:
+        return side1, actor2_heads
+    speakers = [
+        finder.for_employer(a, employer) for a in finder.side(actor1_heads, role=1, employer=employer)
     ]
-
-
-def _with_conjuncts(tokens: list[Token]) -> list[Token]:
-    return [c for t in tokens for c in (t, *t.conjuncts) if c.i >= t.i]
-
-
-def _subject(verb: Token) -> Token | None:
-    """The initiator of a verb, climbing shared subjects: conjoined verbs, "launched assaults to expel",
-    relative clauses ("militants who attacked") and participles ("gunmen attacking a village")."""
-    for _ in range(6):
-        subject = _first(verb, _SUBJECTS)
-        if subject is not None:
-            return subject
-        if verb.dep_ in ("relcl", "acl") and verb.tag_ != "VBN":
-            return verb.head
-        if verb.dep_ not in ("conj", "xcomp", "advcl", "pcomp") or verb.head is verb:
-            return None
-        verb = verb.head
-    return None
+    if speakers == side1:
+        return side1, actor2_heads
+    return speakers, [t for t in actor2_heads if t.i != token.i]
 
 
 @dataclass(frozen=True)
@@ -115,6 +107,8 @@ class _Finder:
     previous: Event | None
     country: str | None  # the article's dominant country (ISO3), for generic actors
     violent: bool = False  # a place after on/at/into is then where, not whom
+    transfer: bool = False  # a state after to/in/into is the recipient, after from the sender
+    speaker_country: str | None = None  # the speaker's employer's country, for a generic speaker
 
     @property
     def policy(self) -> dict[str, Any]:
@@ -126,7 +120,7 @@ class _Finder:
 
     @staticmethod
     def is_outlet(head: Token, dictionary: ActorDictionary) -> bool:
-        hit = dictionary.find(_phrase(head, dictionary).text)
+        hit = dictionary.find(phrase(head, dictionary).text)
         return hit is not None and hit.entry.kind == "media"
 
     def speaker_verb(self, verb: Token) -> Token:
@@ -134,44 +128,85 @@ class _Finder:
         Kerry said ..."), so that the speaker, not the outlet, is actor1."""
         saying = self.words("reporting_verbs")
         while verb.lemma_.lower() in saying:
-            subject = _first(verb, _SUBJECTS)
+            subject = first_child(verb, SUBJECTS)
             nested = [c for c in verb.children if c.dep_ == "ccomp" and c.lemma_.lower() in saying]
             if subject is None or not nested or not self.is_outlet(subject, self.dictionary):
                 break
             verb = nested[0]
         return verb
 
+    def side(self, heads: list[Token], *, role: int, employer: ActorEntry | None = None) -> list[Actor]:
+        finder = replace(self, speaker_country=employer.iso3) if employer else self
+        return [a for a in (finder.actor(t, role=role) for t in heads) if a is not None]
+
+    def employer(self, verb: Token, speakers: list[Token]) -> tuple[ActorEntry | None, Token | None]:
+        """The state institution named around a speaker: "a spokesman for the Pentagon", "The Pentagon
+        is ..., spokesman X told reporters"; its entry and its token."""
+        if verb.lemma_.lower() not in self.words("reporting_verbs"):
+            return None, None
+        near = [o for s in speakers for p in s.children if p.dep_ == "prep" for o in p.children]
+        near += [s for c in verb.children if c.dep_ == "ccomp" for s in [first_child(c, SUBJECTS)] if s]
+        for token in near:
+            hit = self.dictionary.find(self.text_of(token), on=self.article.published)
+            entry = hit.entry if hit is not None else None
+            if entry is None or entry.is_generic or entry.bare_country or not entry.iso3:
+                continue
+            if entry.inter in self.words("speaker_institution_inters"):
+                return entry, token
+        return None, None
+
+    def for_employer(self, speaker: Actor, employer: ActorEntry) -> Actor:
+        """A speaker outside the dictionary titled as a spokesperson ("spokesman John Smith") is his
+        employer, with his own words and offsets."""
+        words = set(speaker.text.lower().split())
+        if speaker.matched_by != "text" or not words & self.words("spokesperson_nouns"):
+            return speaker
+        actor = self.from_entry(speaker.text, speaker.start_char or 0, employer, f"employer:{employer.id}")
+        return replace(actor, end_char=speaker.end_char)
+
     def roles(self, trigger: Token) -> tuple[list[Token], list[Token]]:
-        """Heads of the actor1 side and of the actor2 side."""
+        """Heads of the actor1 side and of the actor2 side; a transfer without a named sender takes
+        the one after 'from' ("weapons from Iran arrived")."""
+        actor1, actor2 = self.parse_roles(trigger)
+        if self.transfer and not any(self.names_actor(t) for t in actor1):
+            heads = [trigger, *(c for c in trigger.children if c.dep_ in (*SUBJECTS, "nsubjpass"))]
+            senders = [o for h in heads for o in pobjs(h, self.words("transfer_sender_preps"))]
+            actor1 = with_conjuncts([o for o in senders if self.names_actor(o)][:1]) or actor1
+        return actor1, actor2
+
+    def parse_roles(self, trigger: Token) -> tuple[list[Token], list[Token]]:
+        """Heads of the actor1 side and of the actor2 side, from the trigger's own dependents."""
         if trigger.pos_ in ("NOUN", "PROPN"):
             return self.noun_roles(trigger)
-        agents = _pobjs(trigger, self.words("agent_preps"))
+        agents = pobjs(trigger, self.words("agent_preps"))
         patients = [c for c in trigger.children if c.dep_ == "nsubjpass"]
         if patients or agents:
-            return _with_conjuncts(agents), _with_conjuncts(patients)
-        subject, actor2 = _subject(trigger), self.targets(trigger)
+            return with_conjuncts(agents), with_conjuncts(patients)
+        subject, actor2 = subject_of(trigger), self.targets(trigger)
         if subject is not None and subject.lemma_.lower() in self.words("event_nouns"):
             # "An airstrike by coalition jets killed five civilians": the noun carries the initiator.
             return self.noun_roles(subject)[0], actor2
-        actor1 = _with_conjuncts([subject] if subject is not None else [])
+        actor1 = with_conjuncts([subject] if subject is not None else [])
         if not actor2 and len(actor1) > 1 and trigger.lemma_.lower() in self.words("symmetric_verbs"):
             return actor1[:1], actor1[1:2]
         return actor1, actor2
 
     def noun_roles(self, noun: Token) -> tuple[list[Token], list[Token]]:
         """Event nouns: "airstrikes by X", "X's attack on Y", "clashes between X and Y"."""
-        between = _with_conjuncts(_pobjs(noun, ["between"]))
+        between = with_conjuncts(pobjs(noun, ["between"]))
         if between:
             return between[:1], between[1:2]
-        actor1 = _pobjs(noun, self.words("agent_preps")) or [c for c in noun.children if c.dep_ == "poss"]
+        actor1 = pobjs(noun, self.words("agent_preps")) or [c for c in noun.children if c.dep_ == "poss"]
         modifiers = [c for c in noun.children if c.dep_ in ("amod", "compound") and self.names_actor(c)]
         actor1 = actor1 or modifiers
         if not actor1 and noun.dep_ in ("dobj", "attr") and noun.head.pos_ in ("VERB", "AUX"):
-            actor1 = [s for s in [_subject(noun.head)] if s is not None]
+            actor1 = [s for s in [subject_of(noun.head)] if s is not None]
         actor2 = self.targets(noun)
-        if not actor2 and noun.dep_ in _SUBJECTS and noun.head.pos_ == "VERB":
+        if not actor2 and noun.dep_ in SUBJECTS and noun.head.pos_ == "VERB":
             actor2 = [c for c in noun.head.children if c.dep_ == "dobj"]
-        return _with_conjuncts(actor1), _with_conjuncts(actor2)
+            # "A shipment of missiles arrived in Iraq": the verb of a transfer noun names the recipient.
+            actor2 = actor2 or (self.targets(noun.head) if self.transfer else [])
+        return with_conjuncts(actor1), with_conjuncts(actor2)
 
     def targets(self, head: Token, depth: int = 0) -> list[Token]:
         """The acted-upon side: named actors among the objects, then actors named inside a non-actor object
@@ -184,14 +219,14 @@ class _Finder:
             [o for o in objects if self.could_be_actor(o)],
         ):
             if picked:
-                return _with_conjuncts(picked[:1])
+                return with_conjuncts(picked[:1])
         if depth >= 2:
             return []
         for clause in self.clauses(head):
-            subject = self.reported_subject(clause)
+            subject = self.reportedsubject_of(clause)
             if subject is not None:
                 # Its own target follows, for when the subject is actor1 again ("the US would help Iraq").
-                return _with_conjuncts([subject]) + self.targets(clause, depth + 1)
+                return with_conjuncts([subject]) + self.targets(clause, depth + 1)
             found = self.targets(clause, depth + 1)
             if found:
                 return found
@@ -201,10 +236,13 @@ class _Finder:
         """Dative, direct object and objects of target prepositions, without places of violent events,
         times, and the audience of a saying verb ("told reporters")."""
         saying = head.lemma_.lower() in self.words("reporting_verbs")
-        candidates = [c for c in head.children if c.dep_ in ("dative", "dobj")]
+        candidates = [c for c in head.children if c.dep_ in ("dative", "dobj") and not self.is_goods(c)]
         for prep in (c for c in head.children if c.dep_ in ("prep", "dative")):
+            pobj = [o for o in prep.children if o.dep_ == "pobj"]
             if prep.lower_ in self.words("target_preps"):
-                candidates += [o for o in prep.children if o.dep_ == "pobj" and self.not_a_place(o, prep)]
+                candidates += [o for o in pobj if self.not_a_place(o, prep)]
+            elif self.transfer and prep.lower_ in self.words("transfer_recipient_preps"):
+                candidates += [o for o in pobj if self.names_actor(o, role=2)]
         return [
             c
             for c in candidates
@@ -213,6 +251,11 @@ class _Finder:
                 saying and ({c.lower_, c.lemma_.lower()} & self.words("audience_nouns") or self.is_media(c))
             )
         ]
+
+    def is_goods(self, token: Token) -> bool:
+        """What a transfer moves ("delivered fighter jets to ...") is not its recipient."""
+        words = {token.lower_, token.lemma_.lower()}
+        return self.transfer and token.dep_ == "dobj" and bool(words & self.words("instrument_nouns"))
 
     def not_a_place(self, token: Token, prep: Token) -> bool:
         if prep.lower_ in ("against", "with", "to") or token.ent_type_ not in self.words(
@@ -238,9 +281,9 @@ class _Finder:
                 return found
         return []
 
-    def reported_subject(self, clause: Token) -> Token | None:
+    def reportedsubject_of(self, clause: Token) -> Token | None:
         """The subject of a reported clause is what a statement is about ("said NATO would ...")."""
-        subject = _first(clause, _SUBJECTS)
+        subject = first_child(clause, SUBJECTS)
         if clause.dep_ != "ccomp" or subject is None or subject.lower_ in self.policy["pronouns"]:
             return None
         if self.names_actor(subject, role=2):
@@ -285,23 +328,26 @@ class _Finder:
         return hit is not None and not (role == 2 and hit.entry.kind == "media") and not self.is_thing(token)
 
     def text_of(self, token: Token) -> str:
-        return _phrase(token, self.dictionary).text
+        return phrase(token, self.dictionary).text
 
     def actor(self, head: Token, *, role: int) -> Actor | None:
         if head.lower_ in self.policy["pronouns"]:
             return self.resolve_pronoun(head, role=role)
         if self.is_thing(head):
             return None
-        span, on = _phrase(head, self.dictionary), self.article.published
+        span, on = phrase(head, self.dictionary), self.article.published
         start = self.sentence.start_char + span.start_char
         hit = self.dictionary.find(self.bare_alias(span) or span.text, on=on)
         for named in self.namings(head):
             # "The militants, members of ISIL", "a group called ISIL": a named apposition refines the head.
-            refined = self.dictionary.find(_phrase(named, self.dictionary).text, on=on)
+            refined = self.dictionary.find(phrase(named, self.dictionary).text, on=on)
             if refined is not None and tier(refined.entry) > max(0, tier(hit.entry) if hit else 0):
                 hit = refined
         if hit is None:
-            entry = self.anaphor(span, head) or self.surname(head)
+            before, on = self.text_before(), self.article.published
+            entry = anaphor_entry(head, span, before, self.dictionary, on) or surname_entry(
+                head, before, self.dictionary, on
+            )
             if entry is not None:
                 return self.from_entry(span.text, start, entry, "coreference:article")
         if hit is None and self.could_be_actor(head, role=role):
@@ -329,40 +375,14 @@ class _Finder:
         alias: str | None = self.policy["bare_nouns"].get(words[0].lower_)
         return alias
 
-    def anaphor(self, span: Span, head: Token) -> ActorEntry | None:
-        """ "the group" refers back to the last named group before the sentence."""
-        definite = any(c.dep_ == "det" and c.lower_ in ("the", "this", "that") for c in head.children)
-        if head.lemma_.lower() not in self.words("anaphoric_nouns") or not definite or len(span) > 3:
-            return None
-        hit = self.dictionary.nearest_named(self.text_before(), on=self.article.published, person=False)
-        return hit.entry if hit is not None and hit.entry.kind in ("group", "organization") else None
-
-    def surname(self, head: Token) -> ActorEntry | None:
-        """A person named by surname only is the one introduced earlier with a title: right before the
-        full name ("U.S. ambassador to Iraq Ryan Crocker") or in an apposition ("Crocker, a former ...")."""
-        if head.ent_type_ != "PERSON" or not head.text[:1].isupper():
-            return None
-        text, window = self.text_before(), self.policy["surname_window_chars"]
-        at = text.find(f" {head.text}")
-        while at >= 0:
-            end = at + 1 + len(head.text)
-            before = text[max(0, at - window) : at + 1]
-            after = text[end : end + window].split(",")[1] if text[end : end + 1] == "," else ""
-            for chunk, leading in ((before, True), (after, False)):
-                hit = self.dictionary.find(chunk, on=self.article.published)
-                titled = hit is not None and (not leading or is_title_gap(chunk[hit.end :]))
-                if hit is not None and titled and tier(hit.entry) > 0 and hit.entry.kind != "media":
-                    return hit.entry
-            at = text.find(f" {head.text}", end)
-        return None
-
     def text_before(self) -> str:
         first = max(0, self.sentence.start_char - self.policy["coreference_window_chars"])
         return self.article.text[first : self.sentence.start_char]
 
     def from_entry(self, text: str, start: int, entry: ActorEntry, matched_by: str) -> Actor:
         if entry.is_generic:
-            entry = entry.for_country(self.country, self.dictionary.countries.get(self.country or ""))
+            iso3 = self.speaker_country or self.country
+            entry = entry.for_country(iso3, self.dictionary.countries.get(iso3 or ""))
         inter = entry.inter
         abroad = self.country and entry.iso3 and entry.iso3 != self.country
         if self.policy["external_state_forces"] and inter == "State forces" and abroad:
@@ -384,9 +404,11 @@ class _Finder:
             previous is not None
             and not self.article.text[previous.end_char : self.sentence.start_char].strip()
         ):
-            antecedent = (
-                (previous.actor2 or previous.actor1) if role == 2 and kind != "speaker" else previous.actor1
-            )
+            antecedent = previous.actor1
+            if role == 2 and kind != "speaker":
+                # "Tribesmen are engaging them," X said: a third-person object is never the speaker.
+                said = previous.classification.event_type in self.words("statement_event_types")
+                antecedent = previous.actor2 or (None if said else previous.actor1)
             if antecedent is not None:
                 # The antecedent's own words and span (article offsets) tell the analyst who "we" is.
                 return replace(antecedent, matched_by=f"coreference:{previous.sentence_id}")
@@ -412,25 +434,3 @@ class _Finder:
     def rank(self, actor: Actor) -> tuple[int, int]:
         order = self.policy["primary_inter_order"]
         return (order.index(actor.inter) if actor.inter in order else len(order)), actor.start_char or 0
-
-
-def _phrase(head: Token, dictionary: ActorDictionary) -> Span:
-    """The noun phrase of an actor head without clauses, appositions, conjuncts or place phrases;
-    'of'/'from' phrases stay because they name the group ("militants from ISIL")."""
-    sources, keep = dictionary.word_sets["source_preps"], [head]
-    for child in head.children:
-        if child.dep_ not in _CUT_DEPS:
-            keep.extend(child.subtree)
-        elif child.dep_ == "prep" and child.lower_ in sources:
-            keep.extend(
-                [child, *(t for o in child.children if o.dep_ == "pobj" for t in _phrase(o, dictionary))]
-            )
-    doc, start, end = head.doc, min(t.i for t in keep), max(t.i for t in keep) + 1
-    if end < len(doc) and doc[end].dep_ == "prep" and doc[end].lower_ in sources:
-        # The parser often hangs "from ISIL" on the verb ("battled militants from ISIL").
-        objects = [o for o in doc[end].children if o.dep_ == "pobj"]
-        end = _phrase(objects[0], dictionary).end if objects else end
-    start, end = join_hyphens(doc, start, end)
-    while end - start > 1 and doc[start].is_punct:
-        start += 1
-    return doc[start:end]
