@@ -2,11 +2,11 @@
 
 ``pipeline`` codes articles batch by batch; this module turns each batch into table rows, validates
 them (``validate.ChunkValidator``) and streams the big tables — articles (with their text),
-sentences, rejects — into the release ``store`` keeps open under the dataset's lock. Only the event
-rows are kept until the end: clustering needs the whole set. Events and clusters are then validated
-as whole tables, failing event rows are quarantined, and the release is committed. A build whose
-articles, sentences or rejects fail validation, or whose event rejects exceed
-``Settings.max_reject_share``, raises ``ValidationFailed`` and leaves no release.
+sentences, rejects — into the release ``store`` keeps open under the dataset's lock. Event rows wait
+for clustering, which needs the whole set, in a spill file inside the release (``build_tables``);
+the tail clusters them, then validates, quarantines and writes them in chunks, and the release is
+committed. A build whose articles, sentences or rejects fail validation, or whose event rejects
+exceed ``Settings.max_reject_share``, raises ``ValidationFailed`` and leaves no release.
 
 The streamed tables are validated and written in chunks of fixed row counts (``CHUNK_ROWS``), not
 per batch: a validation call has a fixed cost, and fixed cuts keep the release independent of the
@@ -28,122 +28,10 @@ from typing import Any, Protocol
 
 import pandas as pd
 
-from coder import __version__, diff, local_pool, pipeline, store, tables, validate
+from coder import __version__, diff, local_pool, pipeline, store, validate
+from coder.build_tables import TABLES, StreamedTables, cluster, reject_counts, write_events
 from coder.config import Settings
-from coder.errors import ConfigError, ReleaseError, StrictModeRejects, ValidationFailed
-
-TABLES = ("articles", "sentences", "events", "rejects")
-STREAMED = ("articles", "sentences", "rejects")  # written as they come; events wait for clustering
-# Rows a streamed table is validated and written in: a validation call costs ~0.4 CPU s however few
-# its rows, so per-batch calls would cost more than coding small batches; chunks this size hold a
-# few MB (an articles row carries its text) and cost ~1% of coding them.
-CHUNK_ROWS = {"articles": 250, "sentences": 10_000, "rejects": 10_000}
-
-
-@dataclass
-class StreamedTables:
-    """The tables of one build as its batches arrive: big ones streamed, events kept, rejects tallied."""
-
-    writer: store.ReleaseWriter
-    checker: validate.ChunkValidator
-    schemas_dir: Path
-    strict: bool = False
-    events: list[pd.DataFrame] = field(default_factory=list)
-    input_hashes: dict[str, str] = field(default_factory=dict)
-    tally: Counter[str] = field(default_factory=Counter)
-    chunk_rows: dict[str, int] = field(default_factory=lambda: dict(CHUNK_ROWS))
-    pending: dict[str, list[pd.DataFrame]] = field(default_factory=lambda: {t: [] for t in STREAMED})
-    schemas: dict[str, validate.TableSchema] = field(default_factory=dict)
-
-    def add(self, result: pipeline.BatchResult) -> None:
-        frames = {t: self._frame(t, rows) for t, rows in batch_rows(result).items() if rows}
-        if self.strict and "rejects" in frames:
-            _refuse_rejects(frames["rejects"])
-        for table in (t for t in STREAMED if t in frames):
-            self.pending[table].append(frames[table])
-            self._flush(table, final=False)
-        self.tally.update(_reject_counts(frames.get("rejects")))
-        self.tally["coded"] += len(frames.get("articles", ()))
-        if "events" in frames:
-            self.events.append(frames["events"])
-        for article_result in result.articles:
-            article = article_result.article
-            self.input_hashes.setdefault(
-                f"{article.input_file}:{article.input_line or 0}", article.input_sha256
-            )
-
-    def _flush(self, table: str, *, final: bool) -> None:
-        """Validate and write the pending rows in whole chunks (at the end, the remainder too)."""
-        parts, size = self.pending[table], self.chunk_rows[table]
-        n_rows = sum(len(part) for part in parts)
-        if not n_rows or (n_rows < size and not final):
-            return
-        frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0].reset_index(drop=True)
-        cut = n_rows if final else n_rows - n_rows % size
-        for start in range(0, cut, size):
-            chunk = frame.iloc[start : min(start + size, cut)].reset_index(drop=True)
-            self._check(table, chunk)
-            self.writer.append(table, chunk)
-        self.pending[table] = [frame.iloc[cut:].reset_index(drop=True)] if cut < n_rows else []
-
-    def _frame(self, table: str, rows: list[dict[str, Any]]) -> pd.DataFrame:
-        return pd.DataFrame.from_records(rows).reindex(columns=self.columns(table))
-
-    def schema(self, table: str) -> validate.TableSchema:
-        """Each schema is read once a build: reading one checks it against its meta-schema (~0.4 s)."""
-        if table not in self.schemas:
-            self.schemas[table] = validate.load_schema(self.schemas_dir, table)
-        return self.schemas[table]
-
-    def columns(self, table: str) -> list[str]:
-        return self.schema(table).names
-
-    def _check(self, table: str, frame: pd.DataFrame) -> None:
-        """Rows other rows point to cannot be quarantined: a failing chunk ends the build here."""
-        if not self.checker.validate(table, frame).success:
-            raise ValidationFailed(
-                f"validation failed; no release written: {table} rows fail validation\n"
-                + self.checker.report.to_text()
-            )
-
-    def all_events(self) -> pd.DataFrame:
-        parts, self.events = self.events, []
-        frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-        return frame.reindex(columns=self.columns("events"))
-
-    def finish_streamed(self) -> None:
-        """Write what is pending; a streamed table that got no rows is still validated (and written) empty."""
-        for table in STREAMED:
-            self._flush(table, final=True)
-            if table not in self.checker.report.tables:
-                self.checker.validate(table, pd.DataFrame(columns=self.columns(table)))
-            self.writer.append(table, pd.DataFrame(columns=self.columns(table)))
-
-
-def _reject_counts(rejects: pd.DataFrame | None) -> Counter[str]:
-    """Per-stage reject counts, and the ingest errors and warnings the input accounting needs."""
-    counts: Counter[str] = Counter()
-    if rejects is None or not len(rejects):
-        return counts
-    counts.update(f"stage:{stage}" for stage in rejects["stage"])
-    ingest = rejects[rejects["stage"] == "ingest"]
-    counts["rejected"] += int((ingest["severity"] == "error").sum())
-    counts["warnings"] += int((ingest["severity"] == "warning").sum())
-    return counts
-
-
-def batch_rows(result: pipeline.BatchResult) -> dict[str, list[dict[str, Any]]]:
-    """The table rows of one coded batch."""
-    rows: dict[str, list[dict[str, Any]]] = {t: [] for t in TABLES}
-    for ar in result.articles:
-        rows["articles"].append(tables.article_row(ar.article, len(ar.sentences), len(ar.events)))
-        rows["sentences"].extend(
-            tables.sentence_row(s, c) for s, c in zip(ar.sentences, ar.classifications, strict=True)
-        )
-        rows["events"].extend(tables.event_row(e) for e in ar.events)
-        rows["rejects"].extend(tables.reject_row(r) for r in ar.rejects)
-    rows["rejects"].extend(tables.reject_row(r) for r in result.rejects)
-    return rows
+from coder.errors import ConfigError, ReleaseError, ValidationFailed
 
 
 @dataclass
@@ -337,23 +225,27 @@ class _Background:
 def _commit(
     streamed: StreamedTables, inputs: Sequence[Path], stages: pipeline.Stages, previous: Path | None
 ) -> BuildOutcome:
-    """Cluster, validate and quarantine the events, then publish the release with its manifest."""
-    settings = stages.settings
-    events = streamed.all_events()
-    whole = pipeline.add_clusters({"events": events}, settings)
-    for table in ("events", "clusters"):
-        streamed.checker.validate(table, whole[table])
-    report = streamed.checker.report
-    clean, ok, reasons = validate.quarantine(whole, report, settings.max_reject_share)
+    """Cluster, validate, quarantine and write the events, then publish the release with its manifest."""
+    settings, columns, checker = stages.settings, streamed.columns("events"), streamed.checker
+    cluster_ids, clusters_table = cluster(streamed.events, columns, settings)
+    written = write_events(
+        streamed.events, cluster_ids, streamed.writer, checker, columns, keep=previous is not None
+    )
+    del cluster_ids
+    checker.validate("clusters", clusters_table)
+    report = checker.report
+    clean, ok, reasons = validate.quarantine({}, report, settings.max_reject_share)
     if not ok:
         raise ValidationFailed(
             "validation failed; no release written: " + "; ".join(reasons) + "\n" + report.to_text()
         )
-    streamed.tally.update(_reject_counts(clean["rejects"]))
+    streamed.tally.update(reject_counts(clean["rejects"]))
     manifest = _manifest(inputs, stages, streamed, report)
-    manifest["compared_to_previous"] = diff.summary_against(previous, {"events": clean["events"]})
-    updates = _event_recount(whole["events"], clean["events"])
-    release = streamed.writer.commit(clean, manifest, updates)
+    # Without a previous release the summary only counts the events: rows with no columns will do.
+    events = written.kept if written.kept is not None else pd.DataFrame(index=pd.RangeIndex(written.rows))
+    manifest["compared_to_previous"] = diff.summary_against(previous, {"events": events})
+    tables = {"clusters": clusters_table, "rejects": clean["rejects"]}
+    release = streamed.writer.commit(tables, manifest, written.updates)
     counts = {t: int(entry["rows"]) for t, entry in release.manifest["tables"].items()}
     return BuildOutcome(release, report, counts)
 
@@ -389,24 +281,6 @@ def _start_engine(engine: str, scheduler: str | None, workers: int, settings: Se
 
 def _schema_versions(streamed: StreamedTables, table_names: Iterable[str]) -> dict[str, str]:
     return {table: streamed.schema(table).version for table in sorted(table_names)}
-
-
-def _event_recount(before: pd.DataFrame, after: pd.DataFrame) -> dict[str, store.ColumnUpdate]:
-    """Quarantined events no longer count towards their article's n_events (articles already written)."""
-    old = before.groupby("article_id").size()
-    new = after.groupby("article_id").size()
-    changed = {str(a): int(new.get(a, 0)) for a, n in old.items() if int(new.get(a, 0)) != int(n)}
-    return {"articles": store.ColumnUpdate("article_id", "n_events", changed)} if changed else {}
-
-
-def _refuse_rejects(rejects: pd.DataFrame) -> None:
-    errors = rejects[rejects["severity"] == "error"] if len(rejects) else rejects
-    if len(errors):
-        first = errors.iloc[0]
-        where = f"{first['input_file']}:{first['input_line']}" if first["input_line"] else first["input_file"]
-        raise StrictModeRejects(
-            f"--strict: {len(errors)} input(s) rejected; first: {where}: {first['reason']}"
-        )
 
 
 def _manifest(

@@ -8,8 +8,9 @@ so the same rows in the same order give the same bytes however the build batched
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -146,6 +147,82 @@ class TableFile:
         writer, self._writer, self._pending = self._writer, None, []
         if writer is not None:
             writer.close()
+
+
+# A spill file is read back once and deleted: fast compression, and groups big enough to read quickly.
+SPILL_OPTIONS: dict[str, Any] = {"compression": "lz4"}
+SPILL_GROUP_ROWS = 20_000
+
+
+class SpillFile:
+    """Rows kept on disk, in the order appended, until the build reads them back (then deleted).
+
+    Every column is nullable here: a null where the schema forbids one is validation's to reject
+    later, not the spill's. A frame whose values the schema's types cannot hold at all (a type the
+    type pass will name) stays in memory as it is, in its place in the order: such rows come only from
+    a bug, and validation quarantines them as it would have without the spill.
+    """
+
+    def __init__(self, path: Path, schema: TableSchema) -> None:
+        self.path = path
+        nullable = tuple(dataclasses.replace(c, nullable=True) for c in schema.columns)
+        self.schema = dataclasses.replace(schema, columns=nullable)
+        self.rows = 0
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
+        self._segments: list[int | pd.DataFrame] = []  # a row group's number, or a frame kept in memory
+        self._groups = 0
+        self._writer: pq.ParquetWriter | None = None
+
+    def append(self, frame: pd.DataFrame) -> None:
+        if not len(frame):
+            return
+        self.rows += len(frame)
+        try:
+            table = to_arrow(frame, self.schema)
+        except ReleaseError:
+            self._write_pending()
+            self._segments.append(frame.reset_index(drop=True))
+            return
+        self._pending.append(table)
+        self._pending_rows += table.num_rows
+        if self._pending_rows >= SPILL_GROUP_ROWS:
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        if not self._pending_rows:
+            return
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(self.path, arrow_schema_of(self.schema), **SPILL_OPTIONS)
+        self._writer.write_table(pa.concat_tables(self._pending), row_group_size=self._pending_rows)
+        self._pending, self._pending_rows = [], 0
+        self._segments.append(self._groups)
+        self._groups += 1
+
+    def frames(self, columns: Sequence[str] | None = None) -> Iterator[pd.DataFrame]:
+        """The rows as appended, a row group (or kept frame) at a time; ``columns`` only, if given."""
+        self._write_pending()
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+        source = pq.ParquetFile(self.path) if self._groups else None
+        try:
+            for segment in self._segments:
+                if isinstance(segment, pd.DataFrame):
+                    yield segment if columns is None else segment.reindex(columns=list(columns))
+                elif source is not None:
+                    cols = None if columns is None else list(columns)
+                    yield source.read_row_group(segment, columns=cols).to_pandas()
+        finally:
+            if source is not None:
+                source.close()
+
+    def remove(self) -> None:
+        """Delete the file (the rows are gone)."""
+        writer, self._writer, self._pending, self._segments = self._writer, None, [], []
+        if writer is not None:
+            writer.close()
+        self.path.unlink(missing_ok=True)
 
 
 def rewrite_with_update(path: Path, schema: TableSchema, update: ColumnUpdate) -> int:

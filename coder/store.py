@@ -34,6 +34,7 @@ from coder.config import Settings
 from coder.errors import ReleaseError, ReleaseExists, ReleaseLocked
 from coder.release_files import (
     ColumnUpdate,
+    SpillFile,
     TableFile,
     arrow_schema_of,
     fsync_dir,
@@ -68,6 +69,7 @@ __all__ = [
     "Release",
     "ReleaseInfo",
     "ReleaseWriter",
+    "SpillFile",
     "TableSchema",
     "VerifyReport",
     "arrow_schema_of",
@@ -180,6 +182,7 @@ class ReleaseWriter:
         self._schemas_dir = schemas_dir
         self._lock = lock
         self._files: dict[str, TableFile] = {}
+        self._spills: list[SpillFile] = []
         self._open = True
 
     def __enter__(self) -> ReleaseWriter:
@@ -200,6 +203,15 @@ class ReleaseWriter:
     def append_arrow(self, table: str, arrow: pa.Table) -> None:
         self._file(table).append_arrow(arrow)
 
+    def spill(self, table: str) -> SpillFile:
+        """A temporary file for rows of ``table`` that must wait (inside the release's temp folder, so
+        an aborted or killed build leaves none behind); it is deleted before the release is published."""
+        if not self._open:
+            raise ReleaseError("the release is already committed or aborted", path=str(self.tmp))
+        schema = load_schema(self._schemas_dir, check_table(table))
+        self._spills.append(SpillFile(self.tmp / f".spill-{table}-{len(self._spills)}.parquet", schema))
+        return self._spills[-1]
+
     def _file(self, table: str) -> TableFile:
         if not self._open:
             raise ReleaseError("the release is already committed or aborted", path=str(self.tmp))
@@ -219,6 +231,8 @@ class ReleaseWriter:
         for table in sorted(tables):
             self.append(table, tables[table])
         try:
+            for spill in self._spills:
+                spill.remove()
             entries = self._close_tables(updates or {})
             body = _write_manifest(self.tmp, entries, dict(manifest), self.name, self.version)
             _publish(self.tmp, self.dataset / self.version)
@@ -252,6 +266,8 @@ class ReleaseWriter:
         try:
             for file in self._files.values():
                 file.discard()
+            for spill in self._spills:
+                spill.remove()
         finally:
             shutil.rmtree(self.tmp, ignore_errors=True)  # gone already when the rename happened
             self._lock.close()

@@ -82,6 +82,14 @@ ALLOWED = {
         "coder.dask_engine",
         "coder.diff",
         "coder.local_pool",
+        "coder.build_tables",
+    },
+    "coder.build_tables": {
+        "coder.pipeline",
+        "coder.clusters",
+        "coder.store",
+        "coder.tables",
+        "coder.validate",
     },
     "coder.dask_engine": {"coder.pipeline"},
 }

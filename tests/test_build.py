@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from coder import build, pipeline, validate
+from coder import build, build_tables, pipeline, store, validate
 from coder.config import PROJECT_ROOT, Settings
 from coder.errors import ConfigError
 from coder.records import Article
@@ -58,7 +58,7 @@ def test_code_inputs_streams_batches_in_input_order(stages: pipeline.Stages) -> 
 def test_batch_rows_cover_every_sentence(stages: pipeline.Stages) -> None:
     batch = [a for a in pipeline.iter_inputs([SEEDS], stages)][:1]
     result = pipeline.code_batch(batch, stages)
-    rows = build.batch_rows(result)
+    rows = build_tables.batch_rows(result)
     assert len(rows["articles"]) == 1
     assert len(rows["sentences"]) == len(result.articles[0].sentences)
     assert len(rows["events"]) == len(result.articles[0].events)
@@ -70,18 +70,23 @@ def test_unknown_engine_is_a_config_error(stages: pipeline.Stages, settings: Set
 
 
 class _Writer:
-    """Collects what StreamedTables writes."""
+    """Collects what StreamedTables writes (events go to a real spill file)."""
 
-    def __init__(self) -> None:
+    def __init__(self, folder: Path) -> None:
         self.frames: dict[str, list[pd.DataFrame]] = {}
+        self.folder = folder
+
+    def spill(self, table: str) -> store.SpillFile:
+        schema = validate.load_schema(Settings().schemas_dir, table)
+        return store.SpillFile(self.folder / f"{table}.spill.parquet", schema)
 
     def append(self, table: str, frame: pd.DataFrame) -> None:
         self.frames.setdefault(table, []).append(frame)
 
 
-def test_streamed_tables_are_validated_in_fixed_chunks(stages: pipeline.Stages) -> None:
-    writer, checker = _Writer(), validate.ChunkValidator(stages.settings.schemas_dir)
-    streamed = build.StreamedTables(writer, checker, stages.settings.schemas_dir)  # type: ignore[arg-type]
+def test_streamed_tables_are_validated_in_fixed_chunks(stages: pipeline.Stages, tmp_path: Path) -> None:
+    writer, checker = _Writer(tmp_path), validate.ChunkValidator(stages.settings.schemas_dir)
+    streamed = build_tables.StreamedTables(writer, checker, stages.settings.schemas_dir)  # type: ignore[arg-type]
     streamed.chunk_rows = {"articles": 2, "sentences": 50, "rejects": 50}
     items = list(pipeline.iter_inputs([SEEDS], stages))
     results = [pipeline.code_batch(items[i : i + 2], stages) for i in range(0, len(items), 2)]
@@ -94,6 +99,8 @@ def test_streamed_tables_are_validated_in_fixed_chunks(stages: pipeline.Stages) 
     written = pd.concat(writer.frames["sentences"], ignore_index=True)["sentence_id"].tolist()
     assert written == [s.sentence_id for r in results for ar in r.articles for s in ar.sentences]
     assert checker.report.tables["sentences"].n_rows == len(written)
+    spilled = pd.concat(list(streamed.events.frames()), ignore_index=True)["event_id"].tolist()
+    assert spilled == [e.event_id for r in results for ar in r.articles for e in ar.events]
 
 
 def test_release_does_not_depend_on_batch_size(stages: pipeline.Stages, tmp_path: Path) -> None:

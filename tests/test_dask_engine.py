@@ -60,7 +60,8 @@ def test_driver_stages_leave_spacy_to_the_workers(stages: pipeline.Stages) -> No
     light = pipeline.Stages.load_for_driver(Settings())
     assert light.nlp.pipe_names == []
     assert light.versions() == stages.versions()
-    article = Article("a1", "Two bombs exploded in Baghdad.", None, None, "none", None, None, "t.txt", None, "0")
+    text = "Two bombs exploded in Baghdad."
+    article = Article("a1", text, None, None, "none", None, None, "t.txt", None, "0")
     with pytest.raises(ConfigError, match="Dask driver"):
         pipeline.code_batch([article], light)  # the stand-in must never code silently wrong
 

@@ -10,10 +10,17 @@ from __future__ import annotations
 import pandas as pd
 
 from coder.clusters.linkage import cluster_row, components, find_merges
-from coder.clusters.rules import ClusterRules, Event, haversine_km, parse_events
+from coder.clusters.rules import INPUT_COLUMNS, ClusterRules, Event, haversine_km, parse_events
 from coder.errors import DataFileError
 
-__all__ = ["CLUSTER_COLUMNS", "ClusterRules", "cluster_events", "haversine_km", "parse_unique"]
+__all__ = [
+    "CLUSTER_COLUMNS",
+    "INPUT_COLUMNS",
+    "ClusterRules",
+    "cluster_events",
+    "haversine_km",
+    "parse_unique",
+]
 
 REQUIRED_COLUMNS: tuple[str, ...] = ("event_id", "event_type")
 CLUSTER_COLUMNS: tuple[str, ...] = (

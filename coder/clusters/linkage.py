@@ -39,7 +39,7 @@ _KEY_MULTIPLIERS = np.array([1_000_003, 998_244_353, 1_000_000_007, 2_147_483_64
 _SLACK_KM = 1e-6  # the vectorised distance may differ from math's in the last bits; compatibility decides
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: one per compatible pair, up to millions
 class Merge:
     a: str
     b: str
@@ -239,7 +239,7 @@ def find_merges(events: Sequence[Event], rules: ClusterRules) -> list[Merge]:
     return sorted(merges, key=lambda m: (m.order, m.a, m.b))
 
 
-@dataclass
+@dataclass(slots=True)  # one per event while clusters form
 class Extent:
     """What a cluster covers: first and last day, distinct coordinates, loosest (geo, time) class."""
 

@@ -126,7 +126,7 @@ def looser(a: int | None, b: int | None) -> int:
     return max(precision_class(a), precision_class(b))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # slots: a build holds one per event row (~0.5 KB less each)
 class Event:
     """The fields of one event row that clustering reads, normalised (missing -> None)."""
 
@@ -205,6 +205,9 @@ _READ_COLUMNS: tuple[str, ...] = (
     "geo_precision", "iso3", "confidence", "fatalities", "fatalities_text", "geo_reason", "date_reason",
     *ACTOR_COLUMNS,
 )  # fmt: skip
+# Every column clustering reads (the rest of an event row is never looked at): a build may cluster
+# a frame of these columns only, and attach the cluster ids to the full rows afterwards.
+INPUT_COLUMNS: tuple[str, ...] = (*_READ_COLUMNS, "event_date", "location")
 
 
 def parse_events(frame: pd.DataFrame, rules: ClusterRules) -> list[Event]:
