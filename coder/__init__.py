@@ -12,9 +12,9 @@ __version__ = "0.1.0"
 
 
 def read_dataset(
-    name: str, version: str = "latest", table: str = "events", datasets_dir: str | Path | None = None
+    name: str, version: str | None = "latest", table: str = "events", datasets_dir: str | Path | None = None
 ) -> pd.DataFrame:
-    """A table of a release as a DataFrame (``version`` "latest" follows the dataset's latest pointer)."""
+    """A table of a release as a DataFrame (``version`` "latest" or None: the latest release)."""
     from coder import store
     from coder.config import Settings
 

@@ -145,16 +145,16 @@ def read_latest(dataset: Path) -> str | None:
     return version if version_number(version) else None
 
 
-def resolve_release(datasets_dir: Path, name: str, version: str = "latest") -> Path:
-    """The folder of a release; "latest" follows LATEST (or the highest version if LATEST is absent)."""
+def resolve_release(datasets_dir: Path, name: str, version: str | None = "latest") -> Path:
+    """The folder of a release; "latest" (or None) follows LATEST, else the highest version."""
     dataset = Path(datasets_dir) / check_name(name)
-    if version == "latest":
+    if version is None or version == "latest":
         found = versions(dataset)
         chosen = read_latest(dataset) or (found[-1] if found else None)
         if chosen is None:
             raise ReleaseError(f"dataset {name!r} has no release", path=str(dataset))
         version = chosen
-    if not version_number(version):
+    if not isinstance(version, str) or not version_number(version):
         raise ReleaseError(f"invalid version {version!r}: expected 'latest' or v1, v2, ...")
     path = dataset / version
     if not path.is_dir():
@@ -184,7 +184,7 @@ def _pandas_type(arrow_type: pa.DataType) -> Any:
 
 
 def read_dataset(
-    name: str, version: str = "latest", table: str = "events", datasets_dir: Path | None = None
+    name: str, version: str | None = "latest", table: str = "events", datasets_dir: Path | None = None
 ) -> pd.DataFrame:
     """A table of a release by dataset name (``datasets_dir`` defaults to the configured one)."""
     folder = Path(datasets_dir) if datasets_dir is not None else Settings.from_env().datasets_dir

@@ -69,6 +69,9 @@ def test_versions_are_sequential_and_latest_follows(tmp_path: Path) -> None:
     assert [i.latest for i in infos] == [False, False, True]
     assert store.resolve_release(tmp_path, "demo") == tmp_path / "demo" / "v3"
     assert store.resolve_release(tmp_path, "demo", "v1") == tmp_path / "demo" / "v1"
+    assert store.resolve_release(tmp_path, "demo", None) == tmp_path / "demo" / "v3"
+    with pytest.raises(ReleaseError, match="invalid version"):
+        store.resolve_release(tmp_path, "demo", 3)  # type: ignore[arg-type]
     with pytest.raises(ReleaseExists):
         store.write_release(tmp_path, "demo", sample_tables(), {}, version="v2")
     with pytest.raises(ReleaseError):
