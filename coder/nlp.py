@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 from coder.config import Settings
@@ -30,18 +31,39 @@ UNUSED_COMPONENTS = ("senter",)
 ENTITY_COMPONENT = "ner"
 
 
+# Marks the meta of ``stand_in_pipeline``: a pipeline that must never code (see ``is_stand_in``).
+STAND_IN = "coder_stand_in"
+
+
 def load_pipeline(settings: Settings) -> Language:
     """Load the configured installed spaCy pipeline, or say clearly which is missing."""
-    name = settings.spacy_model
+    nlp: Language = _installed(settings.spacy_model).load(exclude=[c for c in UNUSED_COMPONENTS])
+    return nlp
+
+
+def stand_in_pipeline(settings: Settings) -> Language:
+    """An empty pipeline carrying the configured pipeline's meta, for a process that records which
+    pipeline codes (a release manifest) but codes nothing itself (the Dask driver): no weights loaded."""
+    import spacy
+    from spacy.util import get_model_meta, get_package_path
+
+    _installed(settings.spacy_model)
+    meta = get_model_meta(get_package_path(settings.spacy_model))
+    return spacy.blank(meta["lang"], meta=meta | {STAND_IN: True})
+
+
+def is_stand_in(nlp: Language) -> bool:
+    return bool(nlp.meta.get(STAND_IN))
+
+
+def _installed(name: str) -> ModuleType:
     try:
-        module = importlib.import_module(name)
+        return importlib.import_module(name)
     except ModuleNotFoundError:
         raise ConfigError(
             f"spaCy pipeline {name!r} is not installed; run `make install` "
             f"or set CODER_SPACY_MODEL to an installed pipeline (e.g. en_core_web_sm)"
         ) from None
-    nlp: Language = module.load(exclude=[c for c in UNUSED_COMPONENTS])
-    return nlp
 
 
 def parse(nlp: Language, texts: Sequence[str], batch_size: int) -> list[Doc]:

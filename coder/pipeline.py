@@ -30,7 +30,7 @@ from coder import actors, casualties, clusters, dates, geo, ingest, segment
 from coder.classify import decide, evaluate, model, rules
 from coder.config import Settings
 from coder.errors import ConfigError
-from coder.nlp import add_entities, load_pipeline, parse
+from coder.nlp import add_entities, is_stand_in, load_pipeline, parse, stand_in_pipeline
 from coder.records import (
     Article,
     Casualties,
@@ -44,10 +44,6 @@ from coder.records import (
 if TYPE_CHECKING:
     from spacy.language import Language
     from spacy.tokens import Doc
-
-
-# Marks the spaCy stand-in of ``Stages.load_for_driver``: code_batch refuses to code with it.
-DRIVER_ONLY = "coder_driver_only"
 
 
 @dataclass
@@ -68,9 +64,20 @@ class Stages:
 
     @classmethod
     def load(cls, settings: Settings) -> Stages:
+        return cls._load(settings, load_pipeline(settings))
+
+    @classmethod
+    def load_for_driver(cls, settings: Settings) -> Stages:
+        """The stages of a process that reads inputs and writes the release but codes nothing (the Dask
+        driver): the spaCy pipeline is left to the workers, and a stand-in carrying the installed one's
+        meta keeps ``versions()`` (the manifest) the same. ``code_batch`` refuses to code with them."""
+        return cls._load(settings, stand_in_pipeline(settings))
+
+    @classmethod
+    def _load(cls, settings: Settings, nlp: Language) -> Stages:
         return cls(
             settings=settings,
-            nlp=load_pipeline(settings),
+            nlp=nlp,
             rules=rules.RuleSet.load(settings.rules_dir),
             model=model.EventTypeModel.load(settings.model_dir),
             policy=decide.Policy.load(settings.rules_dir),
@@ -90,32 +97,6 @@ class Stages:
             "actors": self.actors.version,
             "gazetteer": self.gazetteer.version,
         }
-
-    @classmethod
-    def load_for_driver(cls, settings: Settings) -> Stages:
-        """The stages of a process that reads inputs and writes the release but codes nothing (the Dask
-        driver): the spaCy pipeline is left to the workers, and an empty pipeline carrying the installed
-        one's meta stands in for it, so ``versions()`` (the manifest) is the same. Never code with these."""
-        import spacy
-        from spacy.util import get_model_meta, get_package_path
-
-        try:
-            meta = get_model_meta(get_package_path(settings.spacy_model))
-        except ModuleNotFoundError:
-            raise ConfigError(f"spaCy pipeline {settings.spacy_model!r} is not installed") from None
-        return cls(
-            settings=settings,
-            nlp=spacy.blank(meta["lang"], meta=meta | {DRIVER_ONLY: True}),
-            rules=rules.RuleSet.load(settings.rules_dir),
-            model=model.EventTypeModel.load(settings.model_dir),
-            policy=decide.Policy.load(settings.rules_dir),
-            boilerplate=ingest.load_boilerplate_rules(settings.rules_dir / "boilerplate.json"),
-            segmenter=segment.Segmenter.load(settings.rules_dir / "abbreviations.json"),
-            date_rules=dates.DateRules.load(settings.rules_dir / dates.RULES_FILE),
-            casualty_rules=casualties.CasualtyRules.load(settings.rules_dir / casualties.RULES_FILE),
-            actors=actors.ActorDictionary.load(settings.actors_dir),
-            gazetteer=geo.OfflineGazetteer.load(settings.gazetteer_dir, settings.places_dir),
-        )
 
 
 @dataclass
@@ -138,7 +119,7 @@ def code_batch(items: Sequence[Article | Reject], stages: Stages) -> BatchResult
 
     Every article is classified first; entities are then recognised in one batch over the docs
     that become event rows, which are built last (entities are read by actors and geo only)."""
-    if stages.nlp.meta.get(DRIVER_ONLY):
+    if is_stand_in(stages.nlp):
         raise ConfigError("these stages were loaded for a Dask driver (no spaCy pipeline) and cannot code")
     result = BatchResult()
     articles = [item for item in items if isinstance(item, Article)]
