@@ -182,12 +182,12 @@ def canonical_frame(df: pd.DataFrame, schema: TableSchema) -> tuple[pd.DataFrame
 
 
 def check_data_file(data: Any, schema_path: Path, where: str | None) -> None:
-    """A curated data file's parsed content against its schema in schemas/ (first error, with its path)."""
+    """A curated data file's parsed content against its schema in schemas/ (first error by path)."""
     try:
         schema = json.loads(Path(schema_path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
         raise DataFileError(f"schema unusable: {exc}", path=str(schema_path)) from exc
-    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(data))
-    if error is not None:
-        at = "/".join(str(p) for p in error.absolute_path) or "(top level)"
-        raise DataFileError(f"{at}: {error.message} (schema {Path(schema_path).name})", path=where)
+    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.path))
+    if errors:
+        at = "/".join(str(p) for p in errors[0].absolute_path) or "(top level)"
+        raise DataFileError(f"{at}: {errors[0].message} (schema {Path(schema_path).name})", path=where)

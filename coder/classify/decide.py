@@ -49,8 +49,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import jsonschema
-
 # quoted_speech is also read from here by callers (bench/first_pass.py).
 from coder.classify.first_pass import (
     CLOSING_QUOTES,
@@ -68,6 +66,7 @@ from coder.classify.vetoes import PolicyWords, Vetoes
 from coder.config import PROJECT_ROOT
 from coder.errors import DataFileError
 from coder.records import Classification, RuleMatch, Sentence
+from coder.schema import check_data_file
 
 if TYPE_CHECKING:
     from spacy.tokens import Doc, Token
@@ -377,11 +376,4 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 
 def _validate(data: dict[str, Any], schema_path: Path, path: Path) -> None:
-    try:
-        schema = json.loads(schema_path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise DataFileError(f"policy schema unusable: {exc}", path=str(schema_path)) from exc
-    errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=lambda e: list(e.path))
-    if errors:
-        where = "/".join(str(p) for p in errors[0].absolute_path) or "(policy)"
-        raise DataFileError(f"{where}: {errors[0].message}", path=str(path))
+    check_data_file(data, schema_path, str(path))

@@ -18,11 +18,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pandas as pd
 
 from coder.config import Settings
 from coder.errors import DataFileError
+from coder.schema import check_data_file
 
 SCHEMA_NAME = "clusters_rules.schema.json"
 ACTOR_COLUMNS: tuple[str, ...] = ("actor1", "actor2", "assoc_actor1")
@@ -59,11 +59,7 @@ class ClusterRules:
         """Read and schema-check a rules file; any problem is a ``DataFileError`` naming the file."""
         schema_file = schema_path or Settings().schemas_dir / SCHEMA_NAME
         data = _read_json(path)
-        schema = _read_json(schema_file)
-        errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(data), key=lambda e: e.path)
-        if errors:
-            where = "/".join(str(p) for p in errors[0].path) or "(top level)"
-            raise DataFileError(f"{where}: {errors[0].message}", path=str(path))
+        check_data_file(data, schema_file, str(path))
         for pattern in data["stop_actors"]["value"]["patterns"]:
             try:
                 re.compile(pattern)
