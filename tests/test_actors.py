@@ -26,6 +26,26 @@ def dictionary() -> ActorDictionary:
     return ActorDictionary.load(ACTORS_DIR)
 
 
+def _previous_event(prefix: str, decision: Classification, actor1: Actor | None) -> Event:
+    """The event coded in ``prefix`` (sentence s1 of article a1), with only its decision and actor1."""
+    return Event(
+        "e1",
+        "a1",
+        "s1",
+        0,
+        len(prefix) - 1,
+        decision,
+        actor1,
+        None,
+        None,
+        None,
+        None,
+        Casualties(0, 0),
+        None,
+        "",
+    )
+
+
 def _article(
     text: str, title: str = "Iraq: fighting in Anbar", published: date | None = date(2014, 1, 3)
 ) -> Article:
@@ -349,22 +369,7 @@ def test_pronoun_takes_previous_events_actor(nlp_full, dictionary) -> None:
         13,
         "dictionary:isil",
     )
-    previous = Event(
-        "e1",
-        "a1",
-        "s1",
-        0,
-        len(prefix) - 1,
-        Classification("s1", "armed_clash", None, 1.0, "t"),
-        previous_actor,
-        None,
-        None,
-        None,
-        None,
-        Casualties(0, 0),
-        None,
-        "",
-    )
+    previous = _previous_event(prefix, Classification("s1", "armed_clash", None, 1.0, "t"), previous_actor)
     who = _code(nlp_full, dictionary, "They seized police stations.", prefix=prefix, previous=previous)
     assert who.actor1 is not None and who.actor1.name == "ISIL: Islamic State of Iraq and the Levant"
     # The antecedent's words and span are kept, so the row names who "they" are.
@@ -474,22 +479,7 @@ def test_quote_continuation_keeps_the_speaker(nlp_full, dictionary) -> None:
         "Kerry", "Government of the United States", "USA", "State forces", 1, 20, 25, "dictionary:kerry"
     )
     statement = Classification("s1", "statement", None, 1.0, "t")
-    previous = Event(
-        "e1",
-        "a1",
-        "s1",
-        0,
-        len(prefix) - 1,
-        statement,
-        kerry,
-        None,
-        None,
-        None,
-        None,
-        Casualties(0, 0),
-        None,
-        "",
-    )
+    previous = _previous_event(prefix, statement, kerry)
     text = '"This is their fight, but we are going to help them."'
     article = _article(prefix + text)
     sentence = Sentence("s2", "a1", 1, len(prefix), len(prefix) + len(text), text)
@@ -636,22 +626,7 @@ def test_object_pronoun_after_a_statement_is_not_the_speaker(nlp_full, dictionar
     prefix = '"The militants are retreating," Colonel Hassan said. '
     speaker = Actor("Colonel Hassan", "Colonel Hassan", None, None, None, 29, 43, "text")
     said = Classification("s1", "statement", None, 1.0, "t")
-    previous = Event(
-        "e1",
-        "a1",
-        "s1",
-        0,
-        len(prefix) - 1,
-        said,
-        speaker,
-        None,
-        None,
-        None,
-        None,
-        Casualties(0, 0),
-        None,
-        "",
-    )
+    previous = _previous_event(prefix, said, speaker)
     who = _code_as(
         nlp_full, dictionary, '"Tribesmen are chasing them into the desert."', "armed_clash", prefix, previous
     )
