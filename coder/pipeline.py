@@ -22,7 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from itertools import islice
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -156,27 +156,9 @@ def _parse_candidates(scores: dict[str, _Scored], stages: Stages) -> dict[str, D
     keep = [sid for sid, sc in scores.items() if stages.policy.needs_parse(sc.text, sc.scores, stages.rules)]
     texts = [scores[sid].text for sid in keep]
     docs = dict(zip(keep, parse(stages.nlp, texts, stages.settings.batch_size), strict=True))
-    entity_rules = _entity_rules(stages.rules)
-    if entity_rules is not None:
-        wanted = [doc for sid, doc in docs.items() if entity_rules.might_match(scores[sid].text)]
-        add_entities(stages.nlp, wanted, stages.settings.batch_size)
+    wanted = [doc for sid, doc in docs.items() if stages.rules.needs_entities(scores[sid].text)]
+    add_entities(stages.nlp, wanted, stages.settings.batch_size)
     return docs
-
-
-def _entity_rules(ruleset: rules.RuleSet) -> rules.RuleSet | None:
-    """The rules whose patterns test an entity attribute (ENT_TYPE, ...), as a set for their text check."""
-    chosen = tuple(rule for rule in ruleset.rules if _tests_entities(rule.patterns))
-    if not chosen:
-        return None
-    return rules.RuleSet(rules=chosen, version=ruleset.version, source=ruleset.source, forms=ruleset.forms)
-
-
-def _tests_entities(pattern: Any) -> bool:
-    if isinstance(pattern, dict):
-        return any(str(key).startswith("ENT_") or _tests_entities(value) for key, value in pattern.items())
-    if isinstance(pattern, list | tuple):
-        return any(_tests_entities(part) for part in pattern)
-    return False
 
 
 @dataclass(frozen=True)

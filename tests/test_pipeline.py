@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from coder import pipeline
+from coder.classify import rules
 from coder.config import PROJECT_ROOT, Settings
 from coder.records import Article, Reject
 
@@ -107,9 +108,9 @@ def test_rules_that_test_entity_types_see_entities(
     stages: pipeline.Stages, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A rule testing ENT_TYPE sees entities before it is matched, though entities are otherwise deferred."""
-    entity_rules = pipeline._entity_rules(stages.rules)
-    assert entity_rules is not None, "no rule tests an entity type: this test has nothing to check"
-    examples = [text for rule in entity_rules.rules for text in rule.examples]
+    entity_rules = [rule for rule in stages.rules.rules if rules._tests_entities(rule.patterns)]
+    assert entity_rules, "no rule tests an entity type: this test has nothing to check"
+    examples = [text for rule in entity_rules for text in rule.examples]
     deferred = pipeline.classify_texts(examples, stages)
     monkeypatch.setattr(pipeline, "parse", lambda nlp, texts, size: list(nlp.pipe(texts, batch_size=size)))
     assert deferred == pipeline.classify_texts(examples, stages)

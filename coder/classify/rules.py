@@ -146,10 +146,12 @@ class RuleSet:
     _compiled: dict[int, _Compiled] = field(default_factory=dict, repr=False)
     _gates: dict[str, _Gate] = field(init=False, repr=False)
     _by_id: dict[str, Rule] = field(init=False, repr=False)
+    _entity_rules: tuple[Rule, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._by_id = {rule.id: rule for rule in self.rules}
         self._gates = {rule.id: _gate(rule, self.forms) for rule in self.rules}
+        self._entity_rules = tuple(rule for rule in self.rules if _tests_entities(rule.patterns))
 
     @classmethod
     def load(
@@ -186,6 +188,12 @@ class RuleSet:
     def might_match(self, text: str) -> bool:
         """Cheap pre-check without spaCy: could any rule fire on this text?"""
         return bool(self.candidates(text))
+
+    def needs_entities(self, text: str) -> bool:
+        """Could a rule that tests an entity attribute (ENT_TYPE, ...) fire on ``text``? Its parse then
+        needs entities before matching (the pipeline otherwise adds them only to event rows)."""
+        runs = frozenset(LETTER_RUN.findall(text.lower()))
+        return any(self._gates[rule.id].open_for_text(runs) for rule in self._entity_rules)
 
     def match(self, doc: Doc, sentence: Sentence, *, gated: bool = True) -> list[RuleMatch]:
         """Rules that fire on ``doc`` (the parse of ``sentence.text``), one match per rule, in text order.
@@ -384,3 +392,11 @@ def _parse_line(line: str, number: int, path: Path, validator: jsonschema.Draft2
         counter_examples=tuple(data.get("counter_examples", ())),
         line=number,
     )
+
+
+def _tests_entities(pattern: Any) -> bool:
+    if isinstance(pattern, dict):
+        return any(str(key).startswith("ENT_") or _tests_entities(value) for key, value in pattern.items())
+    if isinstance(pattern, list | tuple):
+        return any(_tests_entities(part) for part in pattern)
+    return False
