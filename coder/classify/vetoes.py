@@ -77,20 +77,11 @@ class PolicyWords:
     @classmethod
     def from_dict(cls, data: Any, path: Path | None = None) -> PolicyWords:
         where = str(path) if path else None
-        check_data_file(data, WORDS_SCHEMA, where)
-        if not isinstance(data, dict) or not isinstance(data.get("version"), str):
-            raise DataFileError("policy words need a JSON object with a version", path=where)
-        lists = []
-        for key in _WORD_KEYS:
-            entry = data.get(key)
-            values = (
-                entry.get("value")
-                if isinstance(entry, dict) and len(str(entry.get("why", ""))) >= 10
-                else None
-            )
-            if not isinstance(values, list) or not all(isinstance(v, str) and v == v.lower() for v in values):
+        check_data_file(data, WORDS_SCHEMA, where)  # the shape, every why, and no ASCII capitals
+        lists = [frozenset(data[key]["value"]) for key in _WORD_KEYS]
+        for key, words in zip(_WORD_KEYS, lists, strict=True):
+            if any(w != w.lower() for w in words):  # lemmas: the schema's pattern sees ASCII capitals only
                 raise DataFileError(f"{key}: needs a 'value' list of lowercase words and a 'why'", path=where)
-            lists.append(frozenset(values))
         return cls(data["version"], *lists)
 
 
