@@ -1,6 +1,12 @@
 """Measure actor extraction on held-out labelled corpora (read in place, never copied).
 
-    .venv/bin/python scripts/eval_actors.py --corpora ../shared/corpora [--limit N] [--json out.json]
+    .venv/bin/python scripts/eval_actors.py --corpora ../shared/corpora [--split dev|test|all] [--limit N]
+        [--json out.json] [--errors misses.jsonl]
+
+``--split``: rule work is done on ``dev`` (the even positions of each corpus file, counted from 0) and
+checked once on ``test`` (the odd positions); ``all`` (default) is every sentence, the figure reported
+before the split existed. ``--errors`` writes one JSON line per missed role (to a scratch path, never
+into the repository: the lines quote corpus text).
 
 ConfliBERT ``cameo_ner/test.txt`` (CoNLL, tags S = source, T = target, R = reciprocal, which counts as
 both): the sentence is rebuilt by joining tokens with spaces, parsed with the real spaCy model, and the
@@ -37,6 +43,12 @@ from coder.records import Actor, Article, Classification, Sentence
 
 _WORD = re.compile(r"\w+")
 _STOP = frozenset({"the", "a", "an", "of", "and", "s", "in", "for", "to"})
+_SPLITS = ("all", "dev", "test")
+
+
+def in_split(position: int, split: str) -> bool:
+    """dev = even positions, test = odd: a fixed split that needs no stored list of ids."""
+    return split == "all" or (position % 2 == 0) == (split == "dev")
 
 
 def read_conll(path: Path) -> Iterator[tuple[str, dict[str, list[tuple[int, int]]]]]:
@@ -91,11 +103,20 @@ def _match(doc: Any, actor: Actor | None, gold: list[tuple[int, int]]) -> tuple[
     return overlap, any(gs <= root < ge for gs, ge in gold)
 
 
-def eval_conll(path: Path, nlp: Any, dictionary: ActorDictionary, limit: int | None) -> dict[str, Any]:
+def eval_conll(
+    path: Path,
+    nlp: Any,
+    dictionary: ActorDictionary,
+    limit: int | None,
+    split: str = "all",
+    misses: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     counts: Counter[str] = Counter()
     for n, (text, gold) in enumerate(read_conll(path)):
         if limit is not None and n >= limit:
             break
+        if not in_split(n, split):
+            continue
         doc, actor1, actor2 = _code(nlp, dictionary, text)
         for role, actor in (("actor1", actor1), ("actor2", actor2)):
             spans = gold["S" if role == "actor1" else "T"]
@@ -103,7 +124,17 @@ def eval_conll(path: Path, nlp: Any, dictionary: ActorDictionary, limit: int | N
                 overlap, head = _match(doc, actor, spans)
                 counts.update({f"{role}_gold": 1, f"{role}_predicted": actor is not None})
                 counts.update({f"{role}_overlap": overlap, f"{role}_head": head})
+                if misses is not None and not head:
+                    gold_text = [text[a:b] for a, b in spans]
+                    misses.append(_miss("conflibert", n, role, text, actor, gold_text))
     return _rates(counts)
+
+
+def _miss(
+    corpus: str, position: int, role: str, text: str, actor: Actor | None, gold: list[str]
+) -> dict[str, Any]:
+    got = None if actor is None else {"text": actor.text, "name": actor.name}
+    return {"corpus": corpus, "n": position, "role": role, "text": text, "got": got, "gold": gold}
 
 
 def _rates(counts: Counter[str]) -> dict[str, Any]:
@@ -138,12 +169,16 @@ def eval_plover(
     dictionary: ActorDictionary,
     limit: int | None,
     mapping: LabelMapping | None = None,
+    split: str = "all",
+    misses: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Untyped (``mapping`` None: as ConfliBERT, no event type) or typed by the label mapping, so that
     the statement and transfer rules take part."""
     records = [r for r in json.loads(path.read_text(encoding="utf-8")) if r.get("text")]
     counts: Counter[str] = Counter()
-    for record in records[:limit]:
+    for n, record in enumerate(records[:limit]):
+        if not in_split(n, split):
+            continue
         kind = _plover_type(record, mapping)
         counts.update({f"type_{kind}": 1})
         _, actor1, actor2 = _code(nlp, dictionary, record["text"], kind)
@@ -153,6 +188,9 @@ def eval_plover(
                 continue
             hit = actor is not None and any(_words(actor.text) & _words(g.get("actorText", "")) for g in gold)
             counts.update({f"{role}_gold": 1, f"{role}_predicted": actor is not None, f"{role}_overlap": hit})
+            if misses is not None and not hit:
+                gold_text = [str(g.get("actorText", "")) for g in gold]
+                misses.append(_miss(f"plover:{kind}", n, role, record["text"], actor, gold_text))
             codes = {g.get("code") for g in gold} & set(dictionary.countries)
             if role == "actor1" and codes and actor is not None and actor.iso3:
                 counts.update({"iso3_compared": 1, "iso3_agree": actor.iso3 in codes})
@@ -164,7 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpora", type=Path, default=Settings().corpora_dir)
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--split", choices=_SPLITS, default="all")
+    parser.add_argument("--errors", type=Path, default=None, help="write missed roles here (JSON lines)")
     args = parser.parse_args(argv)
+    misses: list[dict[str, Any]] | None = [] if args.errors else None
     settings = Settings()
     nlp, dictionary = load_pipeline(settings), ActorDictionary.load(settings.actors_dir)
     mapping = LabelMapping.load(PROJECT_ROOT / "seeds" / "corpora" / "label_mapping.json")
@@ -172,15 +213,19 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "actors_version": dictionary.version,
         "spacy_model": f"{nlp.meta.get('name')}-{nlp.meta.get('version')}",
+        "split": args.split,
         "conflibert_cameo_ner_test": eval_conll(
-            args.corpora / "conflibert/cameo_ner/test.txt", nlp, dictionary, args.limit
+            args.corpora / "conflibert/cameo_ner/test.txt", nlp, dictionary, args.limit, args.split, misses
         ),
-        "plover_gsr": eval_plover(plover, nlp, dictionary, args.limit),
-        "plover_gsr_typed": eval_plover(plover, nlp, dictionary, args.limit, mapping),
+        "plover_gsr": eval_plover(plover, nlp, dictionary, args.limit, None, args.split),
+        "plover_gsr_typed": eval_plover(plover, nlp, dictionary, args.limit, mapping, args.split, misses),
     }
     text = json.dumps(report, indent=2, sort_keys=True)
     if args.json:
         args.json.write_text(text + "\n", encoding="utf-8")
+    if args.errors and misses is not None:
+        lines = [json.dumps(m, ensure_ascii=False, sort_keys=True) for m in misses]
+        args.errors.write_text("".join(f"{line}\n" for line in lines), encoding="utf-8")
     sys.stdout.write(text + "\n")
     return 0
 

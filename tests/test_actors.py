@@ -408,8 +408,9 @@ def test_conflibert_actor1_sample(corpora: Path, nlp_full, dictionary) -> None:
 
 SEED_ACTORS = PROJECT_ROOT / "seeds" / "gold" / "seed_actors.jsonl"
 # Agreement when the cases were written (round 2): 47/66 fields (0.71), trigger from the parse root, not
-# the rule layer. These sentences were read while writing the rules: tuning data, not a held-out score.
-SEED_AGREEMENT_FLOOR = 0.7
+# the rule layer; 50/69 at 1440fe8, 56/69 (0.81) after the roles work (victims, allies, purpose clauses).
+# These sentences were read while writing the rules: tuning data, not a held-out score.
+SEED_AGREEMENT_FLOOR = 0.78
 
 
 def _seed_cases() -> list[dict]:
@@ -640,3 +641,134 @@ def test_phrase_never_keeps_an_unclosed_quote(nlp_full, dictionary) -> None:
     doc = nlp_full('This "plan," however, was drafted by the generals.')
     head = next(t for t in doc if t.text == "plan")
     assert phrase(head, dictionary).text == "plan"
+
+
+# --- roles: main clauses, allies, targets (invented sentences) ----------------------------------------------
+
+
+def _code_on(nlp, dictionary, text, event_type, word=None, prefix="Iraqi troops fought in Iraq. "):
+    """Coded as ``event_type`` with the rule layer's trigger on ``word`` (its first occurrence), if given."""
+    article = _article(prefix + text)
+    sentence = Sentence("s2", "a1", 1, len(prefix), len(prefix) + len(text), text)
+    at = text.index(word) + len(prefix) if word else None
+    end = None if at is None or word is None else at + len(word)
+    decision = Classification("s2", event_type, None, 1.0, "test", trigger_start=at, trigger_end=end)
+    return extract_actors(nlp(text), sentence, decision, dictionary, None, article)
+
+
+@needs_model
+@pytest.mark.parametrize(
+    ("text", "event_type", "word", "actor1", "actor2", "assoc"),
+    [
+        (  # the trigger sits in a background 'after' clause; the main clause launched the assault
+            "Syrian troops backed by Hezbollah fighters launched an assault to drive rebels from the town "
+            "after they captured a checkpoint.",
+            "armed_clash",
+            "captured",
+            "Military Forces of Syria",
+            "Unidentified Armed Group (Iraq)",
+            "Hezbollah",
+        ),
+        (  # a mis-parsed 'as' complement is not the supplier; the relative clause's head is
+            "The U.S., which last year described Iran as the main threat to Israel and the Gulf, has stepped "
+            "up arms supplies to the Saudi government.",
+            "arms_transfer",
+            "arms supplies",
+            "Government of the United States",
+            "Government of Saudi Arabia",
+            None,
+        ),
+        (  # alliance verb: the partner is an ally, the target is in the purpose clause
+            "The Iraqi army joined forces with Sunni tribesmen to fight ISIL.",
+            "armed_clash",
+            None,
+            "Military Forces of Iraq",
+            "ISIL: Islamic State of Iraq and the Levant",
+            "Tribal Militia (Iraq)",
+        ),
+        (  # those dispatched are actor1's own; the target is what they were sent to attack
+            "ISIL dispatched suicide bombers to attack police stations.",
+            "bombing",
+            None,
+            "ISIL: Islamic State of Iraq and the Levant",
+            "Police Forces of Iraq",
+            None,
+        ),
+        (  # a participle 'targeting' on a thing names the target
+            "Militants detonated a bomb targeting Shiite pilgrims.",
+            "bombing",
+            None,
+            "Unidentified Armed Group (Iraq)",
+            "Civilians (Iraq)",
+            None,
+        ),
+        (  # a victim verb: its subject is the target, the event noun beside it has the initiator
+            "Two soldiers died in an attack by Al-Shabaab fighters.",
+            "armed_clash",
+            None,
+            "Al Shabaab",
+            "Military Forces of Iraq",
+            None,
+        ),
+        (  # a passive whose subject is a thing: the target is in the purpose clause
+            "The missiles were sent by Russia to help the Syrian army fight rebels.",
+            "arms_transfer",
+            None,
+            "Government of Russia",
+            "Military Forces of Syria",
+            None,
+        ),
+        (  # the subject of a demand's clause is whom it is addressed to
+            "Kenya demanded that Somalia withdraw its troops.",
+            "statement",
+            None,
+            "Government of Kenya",
+            "Government of Somalia",
+            None,
+        ),
+        (  # a place named by a common noun after 'at' is where, not whom
+            "Rebels fired mortar shells at a district of Damascus.",
+            "bombing",
+            None,
+            "Unidentified Armed Group (Iraq)",
+            None,
+            None,
+        ),
+    ],
+)
+def test_roles(nlp_full, dictionary, text, event_type, word, actor1, actor2, assoc) -> None:
+    who = _code_on(nlp_full, dictionary, text, event_type, word)
+    assert (_name(who.actor1), _name(who.actor2), _name(who.assoc_actor1)) == (actor1, actor2, assoc)
+
+
+@needs_model
+def test_passive_target_inside_a_thing_and_gerund_subject(nlp_full, dictionary) -> None:
+    who = _code_on(
+        nlp_full, dictionary, "A camp for Sudanese refugees was attacked by militiamen.", "armed_clash"
+    )
+    assert who.actor2 is not None and "refugees" in who.actor2.text and who.actor1 is not None
+    who = _code_on(
+        nlp_full,
+        dictionary,
+        "Hamas took responsibility for firing rockets at Israeli troops.",
+        "bombing",
+        "rockets",
+    )
+    assert (_name(who.actor1), _name(who.actor2)) == ("Hamas Movement", "Military Forces of Israel")
+
+
+@needs_model
+def test_he_after_a_group_leader_is_his_group(nlp_full, dictionary) -> None:
+    prefix = "Prime Minister Maliki ordered the arrest of Wathiq al-Batat in Baghdad on Wednesday. "
+    who = _code_on(
+        nlp_full, dictionary, "He had claimed responsibility for the attacks.", "statement", prefix=prefix
+    )
+    assert who.actor1 is not None and who.actor1.name == "Jaish al Mukhtar"
+
+
+@needs_model
+def test_a_nationality_on_a_plural_object_names_a_people(nlp_full, dictionary) -> None:
+    who = _code_on(nlp_full, dictionary, "Soldiers demolished Palestinian homes near Hebron.", "armed_clash")
+    assert who.actor2 is not None and who.actor2.text == "Palestinian homes"
+    who = _code_on(nlp_full, dictionary, "The militants tried to exploit Sunni anger.", "armed_clash")
+    assert who.actor2 is None

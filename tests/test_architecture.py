@@ -17,6 +17,7 @@ STAGES = {
     "coder.actors.dictionary",
     "coder.actors.extract",
     "coder.actors.parse",
+    "coder.actors.roles",
     "coder.geo",
     "coder.geo.names",
     "coder.geo.rules",
@@ -41,8 +42,9 @@ STAGES = {
 ALLOWED = {
     "coder": {"coder.store"},
     "coder.actors": {"coder.actors.dictionary", "coder.actors.extract"},
-    "coder.actors.extract": {"coder.actors.dictionary", "coder.actors.parse"},
+    "coder.actors.extract": {"coder.actors.dictionary", "coder.actors.parse", "coder.actors.roles"},
     "coder.actors.parse": {"coder.actors.dictionary"},
+    "coder.actors.roles": {"coder.actors.dictionary", "coder.actors.parse"},
     "coder.clusters": {"coder.clusters.rules", "coder.clusters.linkage"},
     "coder.clusters.linkage": {"coder.clusters.rules"},
     "coder.geo": {

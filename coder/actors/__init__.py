@@ -1,7 +1,8 @@
 """Actors of an event: who did what to whom, normalised through an actor dictionary that is data.
 
 Two halves, as in spaCy's span_ruler: *finding* the actor phrases around the event trigger in the
-dependency parse (``extract_actors``), and *normalising* a phrase through ``ActorDictionary`` (aliases
+dependency parse (``roles``: which heads are initiator, target and allies; ``parse``: the phrase of a
+head), and *normalising* them (``extract_actors``) through ``ActorDictionary`` (aliases
 from ``seeds/actors/``, validated against ``schemas/actors.schema.json``). Conventions (ACLED-style
 names, inter codes, coordination, external forces) are documented in ``seeds/actors/README.md``.
 """

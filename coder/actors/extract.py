@@ -4,7 +4,7 @@ actor dictionary: actor1 initiator, actor2 target, assoc_actor1 fighting alongsi
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from coder.actors.dictionary import (
     ActorDictionary,
@@ -17,12 +17,10 @@ from coder.actors.parse import (
     anaphor_entry,
     first_child,
     phrase,
-    pobjs,
-    subject_of,
     surname_entry,
     trigger_from_decision,
-    with_conjuncts,
 )
+from coder.actors.roles import RoleFinder
 from coder.records import Actor, Article, Classification, Event, EventActors, Sentence
 
 _STATE_INTERS = (1, 8)  # State forces, External/Other forces: ACLED codebook inter codes
@@ -40,7 +38,7 @@ def find_trigger(doc: Doc, dictionary: ActorDictionary) -> Token | None:
     clauses = [c for c in root.children if c.dep_ == "ccomp"]
     fronted = [c for c in clauses if c.i < root.i]
     subject = first_child(root, SUBJECTS)
-    if clauses and not fronted and subject is not None and _Finder.is_outlet(subject, dictionary):
+    if clauses and not fronted and subject is not None and RoleFinder.is_outlet(subject, dictionary):
         return clauses[0]
     return fronted[0] if fronted else root
 
@@ -63,7 +61,7 @@ def extract_actors(
     finder = _Finder(
         sentence, article, dictionary, previous, dictionary.country_hint(article), violent, transfer
     )
-    verb = finder.speaker_verb(trigger)
+    verb = finder.speaker_verb(finder.main_event(trigger))
     actor1_heads, actor2_heads = finder.roles(verb)
     side1, actor2_heads = _sides(finder, verb, actor1_heads, actor2_heads, statement=statement)
     side2 = finder.side(actor2_heads, role=2)
@@ -75,7 +73,11 @@ def extract_actors(
         # "He said the U.S. is providing assistance to Iraqi authorities": the speaker's own state acts
         # in the reported clause; the target is what it acts on.
         side2 = [a for a in side2 if a.iso3 != actor1.iso3 or a.inter_code not in _STATE_INTERS]
-    assoc = ranked[1] if len(ranked) > 1 else None
+    # Allies fight: a statement has none; one outside the dictionary must at least be a person or group.
+    heads = [] if statement else finder.allies(verb, actor1_heads)
+    heads = [t for t in heads if finder.names_actor(t) or finder.could_be_actor(t, role=2)]
+    allies = [a for a in finder.side(heads, role=1) if a not in ranked[:1]]
+    assoc = ranked[1] if len(ranked) > 1 else (allies[0] if allies else None)
     return EventActors(actor1=actor1, actor2=side2[0] if side2 else None, assoc_actor1=assoc)
 
 
@@ -98,42 +100,9 @@ def _sides(
 
 
 @dataclass(frozen=True)
-class _Finder:
-    """Actor finding for one event: the parse rules, with the article's context and the dictionary."""
-
-    sentence: Sentence
-    article: Article
-    dictionary: ActorDictionary
-    previous: Event | None
-    country: str | None  # the article's dominant country (ISO3), for generic actors
-    violent: bool = False  # a place after on/at/into is then where, not whom
-    transfer: bool = False  # a state after to/in/into is the recipient, after from the sender
-    speaker_country: str | None = None  # the speaker's employer's country, for a generic speaker
-
-    @property
-    def policy(self) -> dict[str, Any]:
-        return self.dictionary.policy
-
-    def words(self, name: str) -> frozenset[str]:
-        """A word list of the policy as a set (membership is asked thousands of times per article)."""
-        return self.dictionary.word_sets[name]
-
-    @staticmethod
-    def is_outlet(head: Token, dictionary: ActorDictionary) -> bool:
-        hit = dictionary.find(phrase(head, dictionary).text)
-        return hit is not None and hit.entry.kind == "media"
-
-    def speaker_verb(self, verb: Token) -> Token:
-        """For a saying verb whose subject is an outlet, the nested saying verb ("the Post reported that
-        Kerry said ..."), so that the speaker, not the outlet, is actor1."""
-        saying = self.words("reporting_verbs")
-        while verb.lemma_.lower() in saying:
-            subject = first_child(verb, SUBJECTS)
-            nested = [c for c in verb.children if c.dep_ == "ccomp" and c.lemma_.lower() in saying]
-            if subject is None or not nested or not self.is_outlet(subject, self.dictionary):
-                break
-            verb = nested[0]
-        return verb
+class _Finder(RoleFinder):
+    """Actor finding for one event: the parse rules of ``RoleFinder``, and normalising their heads into
+    actors (dictionary, appositions, pronouns and anaphors, speakers' employers)."""
 
     def side(self, heads: list[Token], *, role: int, employer: ActorEntry | None = None) -> list[Actor]:
         finder = replace(self, speaker_country=employer.iso3) if employer else self
@@ -163,172 +132,6 @@ class _Finder:
             return speaker
         actor = self.from_entry(speaker.text, speaker.start_char or 0, employer, f"employer:{employer.id}")
         return replace(actor, end_char=speaker.end_char)
-
-    def roles(self, trigger: Token) -> tuple[list[Token], list[Token]]:
-        """Heads of the actor1 side and of the actor2 side; a transfer without a named sender takes
-        the one after 'from' ("weapons from Iran arrived")."""
-        actor1, actor2 = self.parse_roles(trigger)
-        if self.transfer and not any(self.names_actor(t) for t in actor1):
-            heads = [trigger, *(c for c in trigger.children if c.dep_ in (*SUBJECTS, "nsubjpass"))]
-            senders = [o for h in heads for o in pobjs(h, self.words("transfer_sender_preps"))]
-            actor1 = with_conjuncts([o for o in senders if self.names_actor(o)][:1]) or actor1
-        return actor1, actor2
-
-    def parse_roles(self, trigger: Token) -> tuple[list[Token], list[Token]]:
-        """Heads of the actor1 side and of the actor2 side, from the trigger's own dependents."""
-        if trigger.pos_ in ("NOUN", "PROPN"):
-            return self.noun_roles(trigger)
-        agents = pobjs(trigger, self.words("agent_preps"))
-        patients = [c for c in trigger.children if c.dep_ == "nsubjpass"]
-        if patients or agents:
-            return with_conjuncts(agents), with_conjuncts(patients)
-        subject, actor2 = subject_of(trigger), self.targets(trigger)
-        if subject is not None and subject.lemma_.lower() in self.words("event_nouns"):
-            # "An airstrike by coalition jets killed five civilians": the noun carries the initiator.
-            return self.noun_roles(subject)[0], actor2
-        actor1 = with_conjuncts([subject] if subject is not None else [])
-        if not actor2 and len(actor1) > 1 and trigger.lemma_.lower() in self.words("symmetric_verbs"):
-            return actor1[:1], actor1[1:2]
-        return actor1, actor2
-
-    def noun_roles(self, noun: Token) -> tuple[list[Token], list[Token]]:
-        """Event nouns: "airstrikes by X", "X's attack on Y", "clashes between X and Y"."""
-        between = with_conjuncts(pobjs(noun, ["between"]))
-        if between:
-            return between[:1], between[1:2]
-        actor1 = pobjs(noun, self.words("agent_preps")) or [c for c in noun.children if c.dep_ == "poss"]
-        modifiers = [c for c in noun.children if c.dep_ in ("amod", "compound") and self.names_actor(c)]
-        actor1 = actor1 or modifiers
-        if not actor1 and noun.dep_ in ("dobj", "attr") and noun.head.pos_ in ("VERB", "AUX"):
-            actor1 = [s for s in [subject_of(noun.head)] if s is not None]
-        actor2 = self.targets(noun)
-        if not actor2 and noun.dep_ in SUBJECTS and noun.head.pos_ == "VERB":
-            actor2 = [c for c in noun.head.children if c.dep_ == "dobj"]
-            # "A shipment of missiles arrived in Iraq": the verb of a transfer noun names the recipient.
-            actor2 = actor2 or (self.targets(noun.head) if self.transfer else [])
-        return with_conjuncts(actor1), with_conjuncts(actor2)
-
-    def targets(self, head: Token, depth: int = 0) -> list[Token]:
-        """The acted-upon side: named actors among the objects, then actors named inside a non-actor object
-        ("responsibility for attacks on X", "accusations by X"), then plain person/group objects, then the
-        same inside purpose and reported clauses ("used rockets to quell attacks by X", "said X would...")."""
-        objects = self.objects(head)
-        for picked in (
-            [o for o in objects if self.names_actor(o, role=2)],
-            [n for o in objects for n in self.nested(o)],
-            [o for o in objects if self.could_be_actor(o)],
-        ):
-            if picked:
-                return with_conjuncts(picked[:1])
-        if depth >= 2:
-            return []
-        for clause in self.clauses(head):
-            subject = self.reportedsubject_of(clause)
-            if subject is not None:
-                # Its own target follows, for when the subject is actor1 again ("the US would help Iraq").
-                return with_conjuncts([subject]) + self.targets(clause, depth + 1)
-            found = self.targets(clause, depth + 1)
-            if found:
-                return found
-        return []
-
-    def objects(self, head: Token) -> list[Token]:
-        """Dative, direct object and objects of target prepositions, without places of violent events,
-        times, and the audience of a saying verb ("told reporters")."""
-        saying = head.lemma_.lower() in self.words("reporting_verbs")
-        candidates = [c for c in head.children if c.dep_ in ("dative", "dobj") and not self.is_goods(c)]
-        for prep in (c for c in head.children if c.dep_ in ("prep", "dative")):
-            pobj = [o for o in prep.children if o.dep_ == "pobj"]
-            if prep.lower_ in self.words("target_preps"):
-                candidates += [o for o in pobj if self.not_a_place(o, prep)]
-            elif self.transfer and prep.lower_ in self.words("transfer_recipient_preps"):
-                candidates += [o for o in pobj if self.names_actor(o, role=2)]
-        return [
-            c
-            for c in candidates
-            if c.ent_type_ not in ("DATE", "TIME")
-            and not (
-                saying and ({c.lower_, c.lemma_.lower()} & self.words("audience_nouns") or self.is_media(c))
-            )
-        ]
-
-    def is_goods(self, token: Token) -> bool:
-        """What a transfer moves ("delivered fighter jets to ...") is not its recipient."""
-        words = {token.lower_, token.lemma_.lower()}
-        return self.transfer and token.dep_ == "dobj" and bool(words & self.words("instrument_nouns"))
-
-    def not_a_place(self, token: Token, prep: Token) -> bool:
-        if prep.lower_ in ("against", "with", "to") or token.ent_type_ not in self.words(
-            "location_entity_labels"
-        ):
-            return True
-        # "called on Syria" addresses a state; "strikes on Damascus" (a violent event) hit a place.
-        return (
-            not self.violent and token.ent_type_ not in ("DATE", "TIME") and self.names_actor(token, role=2)
-        )
-
-    def nested(self, head: Token, depth: int = 0) -> list[Token]:
-        """Named actors inside a thing: its possessor and the objects of its prepositions, two levels deep."""
-        inner = [c for c in head.children if c.dep_ == "poss"]
-        inner += [
-            o for p in head.children if p.dep_ in ("prep", "agent") for o in p.children if o.dep_ == "pobj"
-        ]
-        for token in inner:
-            if self.names_actor(token, role=2):
-                return [token]
-            found = self.nested(token, depth + 1) if depth < 1 else []
-            if found:
-                return found
-        return []
-
-    def reportedsubject_of(self, clause: Token) -> Token | None:
-        """The subject of a reported clause is what a statement is about ("said NATO would ...")."""
-        subject = first_child(clause, SUBJECTS)
-        if clause.dep_ != "ccomp" or subject is None or subject.lower_ in self.policy["pronouns"]:
-            return None
-        if self.names_actor(subject, role=2):
-            return subject
-        place = subject.ent_type_ in self.words("location_entity_labels")
-        return subject if self.could_be_actor(subject) and not place else None
-
-    def clauses(self, head: Token) -> list[Token]:
-        """Clauses that may hold the target: purpose clauses of light verbs, reported clauses of saying."""
-        deps = ["xcomp", "advcl", "acl"]
-        if head.lemma_.lower() in self.words("reporting_verbs") or head.pos_ != "VERB":
-            deps.append("ccomp")
-        return [c for c in head.children if c.dep_ in deps and c.pos_ in ("VERB", "AUX")]
-
-    def is_media(self, token: Token) -> bool:
-        return _Finder.is_outlet(token, self.dictionary)
-
-    def could_be_actor(self, token: Token, *, role: int = 2) -> bool:
-        """A target outside the dictionary counts only when it is a named person, group or state, or headed
-        by a person/group noun ("responsibility", "details" are not); a subject unless it is a thing."""
-        lemma = token.lemma_.lower()
-        if self.is_thing(token) or lemma in self.words("event_nouns"):
-            return False
-        if role == 1:
-            return True
-        named = token.ent_type_ in self.words("actor_entity_labels") or token.pos_ == "PROPN"
-        return named or lemma in self.words("actor_nouns") or token.lower_ in self.words("actor_nouns")
-
-    def is_thing(self, token: Token) -> bool:
-        """Instruments, quantifiers, negated and non-referential heads ("No group", "Some", "There")."""
-        words = {token.lower_, token.lemma_.lower()}
-        if words & self.words("non_referential") or token.is_punct:
-            return True
-        if any(c.dep_ == "det" and c.lower_ == "no" for c in token.children):
-            return True
-        return bool(words & self.words("instrument_nouns")) and not self.dictionary.find(self.text_of(token))
-
-    def names_actor(self, token: Token, *, role: int = 1) -> bool:
-        if token.lower_ in self.policy["pronouns"]:
-            return self.policy["pronouns"][token.lower_] not in ("unresolved", "speaker")
-        hit = self.dictionary.find(self.text_of(token))
-        return hit is not None and not (role == 2 and hit.entry.kind == "media") and not self.is_thing(token)
-
-    def text_of(self, token: Token) -> str:
-        return phrase(token, self.dictionary).text
 
     def actor(self, head: Token, *, role: int) -> Actor | None:
         if head.lower_ in self.policy["pronouns"]:

@@ -52,14 +52,44 @@ def subject_of(verb: Token) -> Token | None:
     relative clauses ("militants who attacked") and participles ("gunmen attacking a village")."""
     for _ in range(6):
         subject = first_child(verb, SUBJECTS)
-        if subject is not None:
+        if subject is not None and not _predicative(verb, subject):
             return subject
         if verb.dep_ in ("relcl", "acl") and verb.tag_ != "VBN":
             return verb.head
+        if _gerund_of_subject(verb):
+            verb = _gerund_host(verb)  # "He took responsibility for firing shells": he fired
+            continue
         if verb.dep_ not in ("conj", "xcomp", "advcl", "pcomp") or verb.head is verb:
             return None
         verb = verb.head
     return None
+
+
+def _gerund_host(gerund: Token) -> Token:
+    """The verb a prepositional gerund hangs on, directly or through its object ("took responsibility
+    for firing")."""
+    host = gerund.head.head
+    return host.head if host.dep_ == "dobj" and host.pos_ == "NOUN" else host
+
+
+def _gerund_of_subject(verb: Token) -> bool:
+    """A gerund after a preposition of a verb whose object is no one ("took responsibility for firing",
+    "was killed while planting") shares that verb's subject; after a person object ("arrested him for
+    firing", "detained suspects for attacking") it is the object's act, so the subject is not climbed to."""
+    main = _gerund_host(verb)
+    if verb.dep_ != "pcomp" or verb.tag_ != "VBG" or verb.head.dep_ != "prep" or main.pos_ != "VERB":
+        return False
+    objects = [c for c in main.children if c.dep_ in ("dobj", "dative")]
+    return not any(o.pos_ in ("PRON", "PROPN") or o.ent_type_ or o.tag_ == "NNS" for o in objects)
+
+
+def _predicative(verb: Token, subject: Token) -> bool:
+    """A "subject" that is really the complement of an 'as' ("The U.S., which described ISIL as the common
+    enemy of Iraq, has stepped up ...": the parser makes 'enemy' the subject of 'stepped'). The sign: an
+    'as' mark before it and a comma between it and its verb, which a real subject does not have."""
+    marked = any(c.dep_ == "mark" and c.lower_ == "as" and c.i < subject.i for c in verb.children)
+    first = min([verb.i, *(c.i for c in verb.children if c.dep_ in ("aux", "auxpass", "neg"))])
+    return marked and first > subject.i + 1 and verb.doc[first - 1].text == ","
 
 
 def phrase(head: Token, dictionary: ActorDictionary) -> Span:
@@ -74,14 +104,26 @@ def phrase(head: Token, dictionary: ActorDictionary) -> Span:
                 [child, *(t for o in child.children if o.dep_ == "pobj" for t in phrase(o, dictionary))]
             )
     doc, start, end = head.doc, min(t.i for t in keep), max(t.i for t in keep) + 1
-    if end < len(doc) and doc[end].dep_ == "prep" and doc[end].lower_ in sources:
-        # The parser often hangs "from ISIL" on the verb ("battled militants from ISIL").
+    if (
+        end < len(doc)
+        and doc[end].dep_ == "prep"
+        and doc[end].lower_ in sources
+        and doc[end].head.pos_ == "VERB"
+    ):
+        # The parser often hangs "from ISIL" on the verb ("battled militants from ISIL"); a place or a
+        # country there is where they came from ("expel militants from two towns"), not their name.
         objects = [o for o in doc[end].children if o.dep_ == "pobj"]
-        end = phrase(objects[0], dictionary).end if objects else end
+        named = [o for o in objects[:1] if _names_group(phrase(o, dictionary).text, dictionary)]
+        end = phrase(named[0], dictionary).end if named else end
     start, end = _closed_quotes(doc, *join_hyphens(doc, start, end), head.i)
     while end - start > 1 and doc[start].is_punct:
         start += 1
     return doc[start:end]
+
+
+def _names_group(text: str, dictionary: ActorDictionary) -> bool:
+    hit = dictionary.find(text)
+    return hit is not None and tier(hit.entry) > 0 and hit.entry.kind != "media"
 
 
 def _closed_quotes(doc: Doc, start: int, end: int, head: int) -> tuple[int, int]:
