@@ -175,6 +175,7 @@ def test_silencing_names_only_known_veto_reasons() -> None:
         "interdicted",
         "disrupted",
         "transferred",
+        "relative_clause",
     }
     assert POLICY.vetoes.words.silencing <= known
 
@@ -213,3 +214,19 @@ def test_transferred_weapons_are_an_arms_transfer(nlp_full, text: str) -> None: 
 def test_firing_supplied_weapons_is_still_an_attack(nlp_full, text: str) -> None:  # type: ignore[no-untyped-def]
     row = _decide(nlp_full, text, scores(none=0.1, bombing=0.7, arms_transfer=0.1))
     assert _label(row) == "bombing", (row.event_type, row.modality, row.coded_by)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The rebels made their move amid protests against the government, which Sunnis say ignores them.",
+        "While the group is strong in Anbar, where it declared an emirate, it has suffered setbacks of late.",
+    ],
+)
+def test_a_speech_verb_in_a_relative_clause_is_no_statement(nlp_full, text: str) -> None:  # type: ignore[no-untyped-def]
+    assert _decide(nlp_full, text, scores(none=0.6)).event_type == "none"
+
+
+def test_a_speaker_in_the_main_clause_still_makes_a_statement(nlp_full) -> None:  # type: ignore[no-untyped-def]
+    text = "The minister, who returned from Cairo on Monday, said the talks had failed."
+    assert _decide(nlp_full, text, scores(none=0.6)).event_type == "statement"

@@ -29,8 +29,11 @@ each entry with a why. The policy, in order:
    Otherwise the model decides: ``none`` when P(none) >= ``none`` or the most likely
    event type's probability is below ``min_event_probability``, else that type
    (sub-type from ``default_sub_event_type``). An event framed as
-   ``statement_over_modalities`` (hypothetical, negated) yields to a statement match:
-   a speaker talking about a possible event made a statement.
+   ``statement_over_modalities`` (hypothetical, negated, background; planned or threatened
+   unless the speech verb is itself the promise or threat) yields to a statement match or a
+   quote: a speaker talking about a possible event, or someone else's plan, made a statement.
+   A model event takes the framing of a rule match of its type, else of the main verb (its
+   own lemma too: 'ordered the army to ...'; through 'said' to the reported clause).
 5. **Provenance**: ``coded_by`` is ``rule:<id>``, ``rule+model:<id>`` (the model's top
    type agrees) or ``model:<version>``; ``confidence`` is the rule's precision (or the
    model's probability when higher and agreeing) or the model's probability.
@@ -72,6 +75,9 @@ if TYPE_CHECKING:
     from spacy.tokens import Doc, Token
 
 POLICY_FILE = "policy.json"
+# Modalities that name a speaker's own commitment: when the speech verb itself is the promise or
+# threat, the event keeps its type (see Policy._statement_over).
+COMMITMENTS = frozenset({"planned", "threatened"})
 DEFAULT_SCHEMA = PROJECT_ROOT / "schemas" / "policy.schema.json"
 
 
@@ -238,7 +244,7 @@ class Policy:
         statement = next((m for m in accepted if m.event_type == "statement"), None)
         framed = [(m, self._modality(m, doc, sentence)) for m in events]
         best = next(((m, mod) for m, mod in framed if mod == "asserted"), framed[0] if framed else None)
-        if best is not None and not (statement is not None and best[1] in self.statement_over):
+        if best is not None and not self._statement_over(best[1], statement, in_quote, doc, sentence):
             return self._rule_choice(best[0], scores), best[1]
         if statement is not None and not (
             self._event_beats_statement(top_event(scores)) and not self._frames(statement, doc, sentence)
@@ -251,7 +257,26 @@ class Policy:
         # Statements are asserted even with future content; the model names no speech verb to negate.
         if choice.event_type in ("none", "statement") or root is None:
             return choice, "asserted"
-        return choice, self.modality_of(root)
+        # A rule that found the model's type located its trigger: its framing beats the main verb's.
+        modality = next((mod for m, mod in framed if m.event_type == choice.event_type), None)
+        modality = modality or self.modality.of_main_verb(root)
+        if statement is not None and self._statement_over(modality, statement, in_quote, doc, sentence):
+            return self._rule_choice(statement, scores), self._modality(statement, doc, sentence)
+        return choice, modality
+
+    def _statement_over(
+        self, modality: str, statement: RuleMatch | None, in_quote: bool, doc: Doc, sentence: Sentence
+    ) -> bool:
+        """Does a speaker's statement (a speech-verb match, or a quote) outrank an event so framed?
+        A speaker's own promise or threat ('vowed to recapture', 'threatened to strike') is the
+        news and keeps the event's type; a plan reported by someone else ('demanded that the US
+        cancel plans to sell arms', '"We will keep supplying weapons," the president told') is speech."""
+        if modality not in self.statement_over or (statement is None and not in_quote):
+            return False
+        if modality not in COMMITMENTS or statement is None:
+            return True
+        verb = _trigger_token(statement, doc, sentence)
+        return verb is None or self.modality.cue(verb, own_lemma=True) != modality
 
     def _may_accept(self, event_type: str, precision: float, scores: dict[str, float]) -> bool:
         support = float(scores.get(event_type, 0.0))

@@ -15,6 +15,11 @@ Perfect aspect alone is not a background cue: fresh news uses it constantly ("mi
 attacked a checkpoint"); only together with a long period does it describe a state of affairs.
 A condition clause ("if talks fail") makes the event hypothetical only when no cue word is
 found, because threats and plans usually carry conditions ("threatened to strike if ...").
+An event *inside* a condition clause is hypothetical whatever the parser made of its opening
+word ("*Wherever* ISIL takes control, it will declare an emirate": the taking is the condition).
+A phrasal verb is not its base lemma: "*set off* landmines" is an attack, "is *set* to retake" a plan.
+A place's relative clause in the present perfect or progressive ("Syria, *where* forces *have
+battled*", "*where* forces *are* battling") describes the place's ongoing state: background.
 """
 
 from __future__ import annotations
@@ -32,6 +37,11 @@ CUE_DEPS = frozenset({"neg", "aux", "auxpass", "mark", "det", "amod", "advmod", 
 SUBJECT_DEPS = frozenset({"nsubj", "nsubjpass"})
 # Words that make an adverbial clause a condition on the event it modifies (grammar, not tuning).
 CONDITIONAL_MARKS = frozenset({"if", "unless", "should", "whether"})
+# A relative clause on a place opens with 'where'; present-tense auxiliaries make it a state (grammar).
+PLACE_RELATIVE = "where"
+PRESENT_AUX_TAGS = frozenset({"VBZ", "VBP"})
+# How an attribution verb ('said') holds what it reports (grammar).
+REPORTED_DEPS = frozenset({"ccomp", "parataxis"})
 YEAR_RE = re.compile(r"^(?:19|20)\d\d$")
 MAX_CHAIN = 50
 
@@ -82,12 +92,23 @@ class ModalityReader:
         """The framing of the event whose trigger is ``trigger``: nearest cue on its head chain wins."""
         chain = self.frame_chain(trigger)
         for token in chain:
-            cue = self.cue(token, own_lemma=token is not trigger)
+            cue = self.cue(token, own_lemma=token is not trigger) or self._condition_opener(token)
             if cue is None and self._background_frame(token, own_lemma=token is not trigger):
                 cue = "background"
             if cue is not None:
                 return cue
         return "hypothetical" if any(_conditional_clause(t) for t in chain) else "asserted"
+
+    def of_main_verb(self, root: Token) -> str:
+        """The framing of an event no rule located (the model's): the sentence's main verb, read with
+        its own lemma too ('the government *ordered* the military to close the border' is an order)."""
+        if root.lemma_.lower() in self.transparent:
+            # 'The air force did not carry out any strikes, the ministry said': the reported clause.
+            clause = next(
+                (c for c in root.children if c.dep_ in REPORTED_DEPS and c.pos_ in ("VERB", "AUX")), None
+            )
+            return self.of_main_verb(clause) if clause is not None else "asserted"
+        return self.cue(root, own_lemma=True) or self.of(root)
 
     def of_statement(self, verb: Token) -> str:
         """A statement is asserted even with future content ('we will help'), unless its verb is negated."""
@@ -110,12 +131,21 @@ class ModalityReader:
             g for c in token.children if c.dep_ in SUBJECT_DEPS for g in c.children if g.dep_ == "det"
         ]
         words = [w for c in cue_words if not self._excepted(c) for w in (c.lower_, c.lemma_.lower())]
-        if own_lemma:
+        # A phrasal verb means something else than its base: 'set off a bomb' is no plan.
+        if own_lemma and not any(c.dep_ == "prt" for c in token.children):
             words.append(token.lemma_.lower())
         for modality in MODALITY_ORDER:
             if any(w in self.cues[modality] for w in words):
                 return modality
         return None
+
+    def _condition_opener(self, token: Token) -> str | None:
+        """An adverbial clause opening with a condition word is a condition, however it is parsed
+        ('*Wherever* ISIL takes control, ...' where 'Wherever' hangs off the subject)."""
+        if token.dep_ != "advcl":
+            return None
+        opener = token.doc[token.left_edge.i]
+        return "hypothetical" if opener.lower_ in self.cues["hypothetical"] else None
 
     def _excepted(self, cue_word: Token) -> bool:
         """'once again', 'once more' repeat an event: not the 'once' of history."""
@@ -126,7 +156,7 @@ class ModalityReader:
         frames = self.background
         if own_lemma and token.lemma_.lower() in frames.frame_lemmas:
             return True  # "the site of a major offensive", "since last April, when ..."
-        return any(
+        return _present_place_clause(token) or any(
             self._past_year(child) or self._long_ago(child) or self._long_duration(child)
             for child in token.children
         )
@@ -156,6 +186,16 @@ class ModalityReader:
         return any(
             o.lemma_.lower() in self.background.period_nouns for o in child.children if o.dep_ == "pobj"
         )
+
+
+def _present_place_clause(token: Token) -> bool:
+    """'Syria, where forces are battling' / 'where it has battled forces': a present-perfect or
+    progressive relative clause on a place tells what goes on there, not what happened today."""
+    if token.dep_ != "relcl":
+        return False
+    children = list(token.children)
+    where = any(c.dep_ == "advmod" and c.lower_ == PLACE_RELATIVE for c in children)
+    return where and any(c.dep_ == "aux" and c.tag_ in PRESENT_AUX_TAGS for c in children)
 
 
 def _conditional_clause(token: Token) -> bool:

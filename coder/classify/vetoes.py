@@ -8,6 +8,9 @@ silence the model), each with a why. A veto has a reason:
 - ``nobody`` / ``media`` / ``non_political`` / ``no_subject``: a statement match whose speaker
   is "no group", a media outlet ("Al Jazeera said"), a business, science, sports or
   entertainment speaker ("the company announced"), or missing;
+- ``relative_clause``: a speech verb inside a relative clause ("the government, which Sunnis
+  *say* has marginalized them"; "Anbar, where it *declared* an Islamic state") qualifies a noun
+  in passing: the sentence is about something else (the model may still find a statement);
 - ``seized``: an event trigger inside what was seized ("intercepted a shipment of *rocket*
   launchers");
 - ``stance``: an event that is the object of a stance verb ("condemned the *attack*");
@@ -113,6 +116,8 @@ class Vetoes:
     def reason(self, match: RuleMatch, trigger: Token | None, doc: Doc) -> str | None:
         """Why ``match`` is dropped, or None when it stands."""
         if match.event_type == "statement":
+            if trigger is not None and trigger.dep_ == "relcl":
+                return "relative_clause"  # 'the government, which Sunnis say marginalized them'
             return "no_subject" if trigger is None else self._speaker_veto(trigger)
         if trigger is not None and self._seized(trigger):
             return "seized"
