@@ -40,7 +40,7 @@ _PROVINCE_SUFFIX = re.compile(
 
 
 # Administrative importance, the second disambiguation key after the article's country (see coder.geo).
-IMPORTANCE = {"country": 5, "capital": 4, "admin1": 3, "seat": 2, "city": 1, "local": 1}
+IMPORTANCE = {"country": 5, "capital": 4, "admin1": 3, "seat": 2, "city": 1, "local": 1, "region": 1}
 # The version of the build's own rules (seats, names given to provinces): part of the index version.
 BUILD_RULES = "build.v2"
 # A town bearing its province's name is taken for the seat only when it has at least a third of the population
@@ -54,7 +54,7 @@ COLUMNS = [f.name for f in fields(PlaceCandidate)]
 class PlaceRow:
     id: str
     name: str
-    kind: str  # country | capital | admin1 | seat | city | local
+    kind: str  # country | capital | admin1 | seat | city | local | region
     iso2: str
     iso3: str
     admin1_code: str
@@ -66,7 +66,7 @@ class PlaceRow:
     namesake: PlaceRow | None = None  # for a province named after its seat: the seat, whose names it shares
 
     def column_values(self, countries: dict[str, dict], admin1_names: dict[str, str]) -> dict[str, object]:
-        public_kind = self.kind if self.kind in ("country", "admin1", "local") else "city"
+        public_kind = self.kind if self.kind in ("country", "admin1", "local", "region") else "city"
         return {
             "gazetteer_id": self.id, "name": self.name, "kind": public_kind,
             "country": countries[self.iso2]["name"], "iso3": self.iso3,
@@ -281,7 +281,7 @@ def supplement_rows(places_dir: Path, admin1: list[PlaceRow], countries: dict) -
         row = PlaceRow(
             rec["id"],
             rec.get("location", rec["name"]),
-            "local",
+            rec.get("kind", "local"),
             iso2,
             rec["iso3"],
             unit.admin1_code if unit else "",

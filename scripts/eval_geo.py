@@ -10,6 +10,8 @@ UCDP figures (a deterministic sample; --sample 0 takes every row):
 - *any*: every sampled headline for which we return a place: country right, admin1 right.
 PLOVER: records with an ``eventLoc``: the resolved place is the gold entry (same gazetteer id), or lies in
 the gold country when the gold location is a country.
+RAMS (dev): event place arguments, the trigger's sentence coded with its five-sentence window as the article
+(the only set here where the place may be named in another sentence than the event's); see ``eval_rams``.
 
     .venv/bin/python scripts/eval_geo.py --corpora ../shared/corpora [--sample 2000]
 """
@@ -17,6 +19,7 @@ the gold country when the gold location is a country.
 from __future__ import annotations
 
 import argparse
+import html
 import json
 import math
 import re
@@ -28,7 +31,14 @@ import pandas as pd
 import spacy
 
 from coder.config import Settings
-from coder.geo import Gazetteer, OfflineGazetteer, article_context, normalise_name, resolve_place
+from coder.geo import (
+    Gazetteer,
+    OfflineGazetteer,
+    PlaceCandidate,
+    article_context,
+    normalise_name,
+    resolve_place,
+)
 from coder.records import Article, Place, Sentence
 
 TYPE_WORDS = re.compile(
@@ -97,7 +107,9 @@ def eval_ucdp(corpora: Path, sample: int, nlp: spacy.language.Language, gz: Gaze
         df = df[(df["id"].astype(int) % 2 == 1) == (split == "test")]
     if sample:
         df = df.sample(min(sample, len(df)), random_state=seed).sort_values("id")
-    places = code_texts(df["source_headline"].astype(str).tolist(), nlp, gz)
+    # Headlines keep HTML entities ("&#8220;"); articles reach the coder decoded (ingest), so are these.
+    df["source_headline"] = df["source_headline"].astype(str).map(html.unescape)
+    places = code_texts(df["source_headline"].tolist(), nlp, gz)
     gold_admin1 = {a: admin1_name(a, gz) for a in df["adm_1"].unique()}
     named, found = [], []
     for row, place in zip(df.itertuples(), places, strict=True):
@@ -149,6 +161,71 @@ def plover_right(loc: dict, place: Place | None, gz: Gazetteer) -> bool:
     return place.gazetteer_id == gold.gazetteer_id or (gold.kind == "country" and place.iso3 == gold.iso3)
 
 
+def rams_windows(corpora: Path) -> list[tuple[Article, list[Sentence], Sentence, tuple[int, int], str]]:
+    """RAMS windows (five sentences of one news story, read as one paragraph) whose event has a place
+    argument: (article, sentences, the trigger's sentence, trigger offsets, gold place text)."""
+    windows = []
+    for line in (corpora / "rams" / "dev.jsonlines").read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        places = [link for link in record["gold_evt_links"] if link[2].endswith("place")]
+        if not places:
+            continue
+        tokens = [t for s in record["sentences"] for t in s]
+        starts, at = [], 0
+        for token in tokens:
+            starts.append(at)
+            at += len(token) + 1
+        text, key = " ".join(tokens), record["doc_key"]
+        sentences, first = [], 0
+        for i, words in enumerate(record["sentences"]):
+            last = first + len(words) - 1
+            start, end = starts[first], starts[last] + len(tokens[last])
+            sentences.append(Sentence(f"{key}:{i}", key, i, start, end, text[start:end]))
+            first = last + 1
+        t0, t1 = record["evt_triggers"][0][:2]
+        trigger = (starts[t0], starts[t1] + len(tokens[t1]))
+        sentence = next(s for s in sentences if s.start_char <= trigger[0] < s.end_char)
+        p0, p1 = places[0][1]
+        article = Article(key, text, None, None, "none", None, None, "eval", None, "")
+        windows.append((article, sentences, sentence, trigger, " ".join(tokens[p0 : p1 + 1])))
+    return windows
+
+
+def eval_rams(corpora: Path, nlp: spacy.language.Language, gz: Gazetteer) -> dict:
+    """RAMS event place arguments: the trigger's sentence is coded with its five-sentence window as the
+    article. Scored only where the gold argument names a gazetteer place (not "there", "the city"); split by
+    whether the gold place is named in the trigger's sentence or only in another sentence of the window."""
+    windows = rams_windows(corpora)
+    docs = nlp.pipe([w[2].text for w in windows], batch_size=128)
+    own: list[bool] = []
+    other: list[bool] = []
+    for (article, sentences, sentence, trigger, gold_text), doc in zip(windows, docs, strict=True):
+        context = article_context(article, sentences, gz)
+        gold = gz.lookup(
+            re.sub(r"^the ", "", gold_text, flags=re.IGNORECASE), country_iso3=context.country_iso3
+        )
+        if not gold:
+            continue
+        place = resolve_place(doc, sentence, context, gz, trigger=trigger)
+        (own if names_gold(sentence.text, gold_text) else other).append(rams_right(gold[0], place))
+    return {"scored": len(own) + len(other), "right": share(own + other),
+            "gold_in_trigger_sentence": share(own), "gold_elsewhere_in_window": share(other)}  # fmt: skip
+
+
+def rams_right(gold: PlaceCandidate, place: Place | None) -> bool:
+    """The same entry; a country or province: the same country or province; else within 25 km."""
+    if place is None:
+        return False
+    if gold.kind == "country":
+        return place.iso3 == gold.iso3
+    if gold.kind == "admin1":
+        return (place.iso3, place.admin1) == (gold.iso3, gold.admin1)
+    near = place.latitude is not None and place.longitude is not None
+    return place.gazetteer_id == gold.gazetteer_id or (
+        near and km(place.latitude, place.longitude, gold.latitude, gold.longitude) <= 25  # type: ignore[arg-type]
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpora", type=Path, default=Settings().corpora_dir)
@@ -171,7 +248,8 @@ def main(argv: list[str] | None = None) -> int:
     report = {"gazetteer": gz.version, "spacy_model": settings.spacy_model,
               "split": args.split, "sample": args.sample,
               "ucdp_ged_syria": eval_ucdp(args.corpora, args.sample, nlp, gz, args.seed, args.split, misses),
-              "plover_gsr": eval_plover(args.corpora, nlp, gz)}  # fmt: skip
+              "plover_gsr": eval_plover(args.corpora, nlp, gz),
+              "rams_places": eval_rams(args.corpora, nlp, gz)}  # fmt: skip
     sys.stdout.write(json.dumps(report, indent=2) + "\n")
     if args.misses:
         args.misses.write_text("".join(json.dumps(m, default=str) + "\n" for m in misses), encoding="utf-8")

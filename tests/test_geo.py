@@ -47,6 +47,9 @@ FAKE_PLACES = {
         cand("g:6", "Tripoli", "city", "LBN", "North", 34.4, 35.8, 230_000, 2),
     ],
     "Shaab": [cand("seed:shaab", "Baghdad - Shaab", "local", "IRQ", "Baghdad", 33.40, 44.41)],
+    "Jazira": [cand("seed:jazira", "Jazira", "region", "IRQ", "Anbar", 34.0, 42.0)],  # a curated region
+    "Rutba": [cand("g:8", "Rutba", "city", "IRQ", "Anbar", 33.03, 40.28, 2_000)],  # a small town
+    "Ghouta": [cand("g:9", "Kfar Sghab", "city", "LBN", "North", 34.3, 35.9, 900)],  # by an alternate name
 }
 
 
@@ -71,8 +74,8 @@ def real() -> OfflineGazetteer:
     return OfflineGazetteer.load(SETTINGS.gazetteer_dir, SETTINGS.places_dir)
 
 
-def article_of(*sentences: str, title: str | None = None) -> tuple[Article, list[Sentence]]:
-    text = " ".join(sentences)
+def article_of(*sentences: str, title: str | None = None, sep: str = " ") -> tuple[Article, list[Sentence]]:
+    text = sep.join(sentences)
     out, at = [], 0
     for i, s in enumerate(sentences):
         start = text.index(s, at)
@@ -93,10 +96,10 @@ def doc_with_ents(nlp, text: str, *names: str, label: str = "GPE") -> Doc:
     return doc
 
 
-def place_of(nlp, sentence_text: str, *ents: str, others: tuple[str, ...] = (), gz=None):
+def place_of(nlp, sentence_text: str, *ents: str, others: tuple[str, ...] = (), gz=None, sep: str = " "):
     """Resolve the place of the last sentence of a small article (earlier ones give context)."""
     gz = gz or FakeGazetteer()
-    article, sentences = article_of(*others, sentence_text)
+    article, sentences = article_of(*others, sentence_text, sep=sep)
     context = geo.article_context(article, sentences, gz)
     return geo.resolve_place(doc_with_ents(nlp, sentence_text, *ents), sentences[-1], context, gz), article
 
@@ -226,16 +229,59 @@ def test_province_only_is_precision_3_at_its_capital(blank_nlp) -> None:
     assert place is not None and (place.location, place.admin1, place.geo_precision) == ("Ramadi", "Anbar", 3)
 
 
+def test_region_is_precision_2_and_gives_way_to_a_town_in_it(blank_nlp) -> None:
+    place, _ = place_of(blank_nlp, "Clashes erupted in the Jazira.", "Jazira")
+    assert place is not None and (place.location, place.geo_precision) == ("Jazira", 2)
+    assert place.geo_reason == "region (at its centre)"
+    place, _ = place_of(blank_nlp, "Troops entered Fallujah in the Jazira.", "Fallujah", "Jazira")
+    assert place is not None and (place.location, place.geo_precision) == ("Fallujah", 1)
+    # a town's countryside is an area too: the named region is no less specific
+    place, _ = place_of(
+        blank_nlp, "Clashes in the Jazira and the countryside of Baghdad.", "Jazira", "Baghdad"
+    )
+    assert place is not None and place.location == "Jazira"
+
+
 def test_neighbourhood_beats_its_town(blank_nlp) -> None:
     place, _ = place_of(blank_nlp, "A bomb exploded in Baghdad's Shaab district.", "Baghdad", "Shaab")
     assert place is not None and place.location == "Baghdad - Shaab" and place.geo_precision == 1
 
 
 def test_sentence_without_place_inherits_with_lower_precision(blank_nlp) -> None:
-    place, _ = place_of(blank_nlp, "Three soldiers were killed.", others=("Iraqi forces entered Ramadi.",))
+    place, _ = place_of(
+        blank_nlp, "Three soldiers were killed.", others=("Iraqi forces entered Ramadi.",), sep="\n"
+    )
     assert place is not None and place.location == "Ramadi"
     assert place.geo_precision >= 2 and place.geo_reason == "inherited from article"
     assert place.place_text == "Ramadi" and place.start_char is not None
+
+
+PARAGRAPH = ("Iraqi forces shelled Ramadi.\nRamadi was quiet.\n", "The army raided a camp in Fallujah.")
+
+
+def test_placeless_sentence_inherits_the_place_of_its_paragraph(blank_nlp) -> None:
+    """ "In clashes that followed" goes on with its paragraph's story, not the article's main place."""
+    place, article = place_of(blank_nlp, "In clashes that followed, hundreds were killed.", others=PARAGRAPH)
+    assert place is not None and place.location == "Fallujah" and place.geo_precision == 2
+    assert place.geo_reason.startswith(geo.resolve.PARAGRAPH_REASON)
+    assert article.text[place.start_char : place.end_char] == "Fallujah"  # type: ignore[misc]
+
+
+def test_paragraph_place_stops_at_a_line_break(blank_nlp) -> None:
+    place, _ = place_of(blank_nlp, "Hundreds were killed.", others=PARAGRAPH, sep="\n")
+    assert place is not None and place.location == "Ramadi" and place.geo_reason == "inherited from article"
+
+
+def test_paragraph_place_abroad_or_country_only_is_not_inherited(blank_nlp) -> None:
+    others = ("Iraqi forces shelled Ramadi.\nRamadi was quiet.\n", "Diplomats met in Tripoli and Iraq.")
+    place, _ = place_of(blank_nlp, "Hundreds were killed.", others=others)
+    assert place is not None and place.location == "Ramadi" and place.geo_reason == "inherited from article"
+
+
+def test_country_only_sentence_inherits_the_place_of_its_paragraph(blank_nlp) -> None:
+    place, _ = place_of(blank_nlp, "Violence surged in Iraq.", "Iraq", others=PARAGRAPH)
+    assert place is not None and place.location == "Fallujah"
+    assert place.geo_reason.startswith(f"{geo.resolve.PARAGRAPH_REASON} (sentence names only the country)")
 
 
 def test_country_only_inherits_the_article_place_in_that_country(blank_nlp) -> None:
@@ -257,6 +303,19 @@ def test_unknown_places_give_none(blank_nlp) -> None:
 def test_ngram_fallback_when_spacy_misses_the_toponym(blank_nlp) -> None:
     place, _ = place_of(blank_nlp, "Rebels seized Fallujah at dawn.", others=("Iraqi troops withdrew.",))
     assert place is not None and place.location == "Fallujah" and place.geo_reason == "named in sentence"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Fighting went on in al-Rutba.", "Rutba"),  # marked as a place, and by its own name
+        ("Rutba was quiet.", None),  # not marked as a place: a capitalised word may match a village anywhere
+        ("Fighting went on in Ghouta.", None),  # only an alternate name of a village abroad
+    ],
+)
+def test_small_place_without_country_context_must_be_named_as_a_place(blank_nlp, text, expected) -> None:
+    place, _ = place_of(blank_nlp, text)
+    assert (place and place.location) == expected
 
 
 @pytest.mark.parametrize(

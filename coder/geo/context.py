@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
 from collections.abc import Mapping
@@ -14,6 +15,7 @@ from coder.records import Article, Sentence
 
 _WORD_RE = re.compile(r"\w[\w'’-]*")
 _CAP = r"(?:[A-Z]|(?:al|el|ad|ar|as|an|az|ash|ez)-[A-Z])[\w'’-]*"  # "Fallujah", "al-Qaim"
+_LINE_BREAK_RE = re.compile(r"\n")  # a paragraph ends at a line break, as for dates (dates.py)
 # Runs of capitalised words, lower-case articles allowed inside: "Deir ez Zor", "Balad Ruz", "Bab al-Hawa".
 _POSSESSIVE_RE = re.compile(r"['’]s$")
 _RUN_RE = re.compile(
@@ -96,6 +98,7 @@ class ArticleContext:
     country_place: PlaceCandidate | None = None
     main: Mention | None = None
     mentions: tuple[tuple[str, int], ...] = ()  # (gazetteer id, count), most mentioned first
+    paragraph_starts: tuple[int, ...] = ()  # article offsets just after each line break
     # ``find_toponyms`` of each text scanned, by (article offset, text): the sentence's own place reuses it.
     scanned: Mapping[tuple[int, str], tuple[Mention, ...]] = field(
         default_factory=dict, compare=False, repr=False
@@ -105,6 +108,14 @@ class ArticleContext:
         """``find_toponyms`` of a sentence (offsets into it), from the article scan when it was read there."""
         known = self.scanned.get((sentence.start_char, sentence.text))
         return list(known) if known is not None else find_toponyms(sentence.text, gazetteer)
+
+    def earlier_in_paragraph(self, sentence: Sentence) -> list[Sentence]:
+        """The scanned sentences before ``sentence`` in its paragraph (no line break between), nearest
+        first."""
+        at = bisect.bisect_right(self.paragraph_starts, sentence.start_char)
+        start = self.paragraph_starts[at - 1] if at else 0
+        earlier = sorted((k for k in self.scanned if start <= k[0] < sentence.start_char), reverse=True)
+        return [Sentence("", sentence.article_id, -1, s, s + len(text), text) for s, text in earlier]
 
 
 def article_context(article: Article, sentences: list[Sentence], gazetteer: Gazetteer) -> ArticleContext:
@@ -121,9 +132,11 @@ def article_context(article: Article, sentences: list[Sentence], gazetteer: Gaze
     # Words without evidence are dropped before the (stable) sort: same order, a fraction of the items.
     ranked = sorted((e for e in evidence if e[1]), key=lambda e: e[0])
     votes = Counter(iso3 for _, iso3 in ranked if iso3)  # ties: first seen
+    paragraphs = tuple(m.end() for m in _LINE_BREAK_RE.finditer(article.text))
     if not votes:
-        return ArticleContext(scanned=scanned)
-    return replace(_main_place(votes.most_common(1)[0][0], hits, gazetteer), scanned=scanned)
+        return ArticleContext(scanned=scanned, paragraph_starts=paragraphs)
+    main = _main_place(votes.most_common(1)[0][0], hits, gazetteer)
+    return replace(main, scanned=scanned, paragraph_starts=paragraphs)
 
 
 def _demonym_evidence(
@@ -154,7 +167,7 @@ def plausible(top: PlaceCandidate, context: ArticleContext, rules: GeoRules) -> 
 
 def country_evidence(top: PlaceCandidate, rules: GeoRules) -> str | None:
     """Only entries unlikely to be accidental matches (small villages called "Police") vote for a country."""
-    if top.kind in ("country", "admin1", "local") or top.population >= rules.context_min_population:
+    if top.kind in ("country", "admin1", "local", "region") or top.population >= rules.context_min_population:
         return top.iso3
     return None
 

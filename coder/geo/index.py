@@ -28,7 +28,8 @@ class PlaceCandidate:
 
     gazetteer_id: str
     name: str
-    kind: str  # "country", "admin1", "city" or "local" (a curated neighbourhood or village)
+    # "country", "admin1", "city", "local" (a curated neighbourhood or village) or "region" (a curated area)
+    kind: str
     country: str | None
     iso3: str | None
     admin1: str | None

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from coder.geo.context import ArticleContext, Mention, country_evidence, plausible
 from coder.geo.index import Gazetteer, rank_candidates
-from coder.geo.names import normalise_name
+from coder.geo.names import loose_key, normalise_name
 from coder.geo.rules import GeoRules
 from coder.records import Place, Sentence
 
@@ -23,8 +23,9 @@ _DIRECTIONAL = frozenset(
     {"northern", "southern", "eastern", "western", "central", "northeastern", "northwestern", "southeastern"}
     | {"southwestern", "north-eastern", "north-western", "south-eastern", "south-western"}
 )
-# A neighbourhood is more specific than its town ("Baghdad's Shaab district"), a town than a province.
-_LEVEL = {"local": 0, "city": 1, "admin1": 2, "country": 3}
+# A neighbourhood is more specific than its town ("Baghdad's Shaab district"), a town than a region (an area
+# named in news, "Eastern Ghouta"), a region than a province.
+_LEVEL = {"local": 0, "city": 1, "region": 2, "admin1": 3, "country": 4}
 
 
 def resolve_place(
@@ -50,11 +51,13 @@ def resolve_place(
     # spaCy often misses a town it has never seen, or tags it ORG/PERSON ("strikes on Al-Mayadin").
     mentions += _unparsed_mentions(mentions, sentence, context, gazetteer)
     if not mentions:
-        return _inherit(context, rules, "inherited from article")
+        earlier = _from_paragraph(sentence, context, gazetteer)
+        return earlier or _inherit(context, rules, "inherited from article")
     best = _choose(mentions, context, _TriggerLinks(doc, sentence.start_char, trigger))
     country_only = best.place.kind == "country" and rules.country_only["inherit_when_in_article_country"]
     if country_only and context.main is not None and context.main.place.iso3 == best.place.iso3:
-        return _inherit(context, rules, "inherited from article (sentence names only the country)")
+        earlier = _from_paragraph(sentence, context, gazetteer, "sentence names only the country")
+        return earlier or _inherit(context, rules, "inherited from article (sentence names only the country)")
     return _to_place(best, rules)
 
 
@@ -66,7 +69,7 @@ def _choose(mentions: list[Mention], context: ArticleContext, links: _TriggerLin
         return (
             home not in (None, m.place.iso3),
             not links.attached(m),
-            _LEVEL[m.place.kind],
+            _level(m),
             bool(m.relative) and anchored,
             not m.locative,
             links.distance(m),
@@ -77,8 +80,15 @@ def _choose(mentions: list[Mention], context: ArticleContext, links: _TriggerLin
     return min(inside, key=rank) if inside else best
 
 
+def _level(m: Mention) -> int:
+    """How specific a mention is; a town's countryside, outskirts or surroundings is an area about as wide as
+    a named region ("Jabal al-Akrad ... the countryside of Hama")."""
+    return _LEVEL["region"] if m.relative and m.place.kind == "city" else _LEVEL[m.place.kind]
+
+
 def _within(inner: Mention, outer: Mention) -> bool:
-    """Whether ``inner`` lies in ``outer`` (a province or country): "in Idlib province ... in Ariha"."""
+    """Whether ``inner`` lies in ``outer`` (a country, a province, or a region, taken as its province): "in
+    Idlib province ... in Ariha", "Douma in Eastern Ghouta"."""
     same_country = inner.place.iso3 == outer.place.iso3
     return same_country and (outer.place.kind == "country" or inner.place.admin1 == outer.place.admin1)
 
@@ -93,15 +103,17 @@ class _TriggerLinks:
 
     max_hops = 4  # place -> "in" -> verb, or place -> noun -> "on" -> trigger
 
-    def __init__(self, doc: Doc, sentence_start: int, trigger: tuple[int, int] | None):
+    def __init__(self, doc: Doc | None, sentence_start: int, trigger: tuple[int, int] | None):
         self._doc, self._offset = doc, sentence_start
-        span = None if trigger is None else self._span(*trigger)
+        span = None if trigger is None or doc is None else self._span(*trigger)
         self._trigger = trigger
-        tokens = list(span) if span is not None and doc.has_annotation("DEP") else []
+        tokens = list(span) if span is not None and span.doc.has_annotation("DEP") else []
         self._own = {t.i for t in tokens}
         self._anchors = self._own | {t.head.i for t in tokens}
 
     def _span(self, start: int, end: int) -> Span | None:
+        if self._doc is None:
+            return None
         return self._doc.char_span(start - self._offset, end - self._offset, alignment_mode="expand")
 
     def attached(self, m: Mention) -> bool:
@@ -208,12 +220,24 @@ def _ngram_mentions(sentence: Sentence, context: ArticleContext, gazetteer: Gaze
         ranked = rank_candidates(list(hit.candidates), context.country_iso3)
         if _next_word(sentence.text, hit.end) in rules.province_words:  # "Al-Raqqah province"
             ranked = [c for c in ranked if c.kind == "admin1"] or ranked
-        top = ranked[0]
-        if top.iso3 == context.country_iso3 or country_evidence(top, gazetteer.rules):  # see plausible
-            cue = _relative_cue(sentence.text, hit.start, hit.end, gazetteer.rules)
-            at = sentence.start_char + hit.start
-            found.append(replace(hit, start=at, end=at + len(hit.text), place=top, relative=cue))
+        top, at = ranked[0], sentence.start_char + hit.start
+        mention = replace(hit, start=at, end=at + len(hit.text), place=top)
+        if (
+            top.iso3 == context.country_iso3
+            or country_evidence(top, rules)
+            or _named_place(sentence, mention, context, rules)
+        ):
+            cue = _relative_cue(sentence.text, hit.start, hit.end, rules)
+            found.append(replace(mention, relative=cue))
     return found
+
+
+def _named_place(sentence: Sentence, m: Mention, context: ArticleContext, rules: GeoRules) -> bool:
+    """With no country known, a small place counts when the text marks it as a place ("in al-Sukhnah") and
+    names it by its own name, not by one of the alternate names that tie many villages to common words."""
+    if context.country_iso3 is not None or not _marked_as_place(sentence, m, rules):
+        return False
+    return loose_key(normalise_name(m.text)) == loose_key(normalise_name(m.place.name))
 
 
 def _to_place(m: Mention, rules: GeoRules) -> Place:
@@ -222,6 +246,8 @@ def _to_place(m: Mention, rules: GeoRules) -> Place:
         where, precision, why = (p.name, None), int(rules.country_only["precision"]), "country only (capital)"
     elif p.kind == "admin1":
         where, precision, why = (p.seat or p.name, p.admin1), 3, "province only (provincial capital)"
+    elif p.kind == "region":
+        precision, why = 2, "region (at its centre)"  # ACLED: part of a named area, no town said
     else:
         precision = 2 if m.relative else 1
         why = f"near named place ({m.relative})" if m.relative else "named in sentence"
@@ -231,6 +257,39 @@ def _to_place(m: Mention, rules: GeoRules) -> Place:
         start_char=m.start if m.start >= 0 else None, end_char=m.end if m.start >= 0 else None,
         gazetteer_id=p.gazetteer_id,
     )  # fmt: skip
+
+
+PARAGRAPH_REASON = "inherited from an earlier sentence of the paragraph"
+
+
+def _from_paragraph(
+    sentence: Sentence, context: ArticleContext, gazetteer: Gazetteer, why: str | None = None
+) -> Place | None:
+    """The place of the nearest earlier sentence of the paragraph that names one in the article's country
+    ("The army raided a camp in Hawija. In clashes that followed, hundreds were killed."): a paragraph goes
+    on with its story, so its place is nearer than the article's main place. A country alone is no place
+    here (the article's main place is more specific), and a place abroad locates a digression."""
+    home = context.country_iso3
+    for earlier in context.earlier_in_paragraph(sentence) if home is not None else []:
+        found = _ngram_mentions(earlier, context, gazetteer)
+        mentions = [
+            m for m in found if m.place.iso3 == home and _clearly_a_place(earlier, m, gazetteer.rules)
+        ]
+        if mentions:
+            best = _choose(mentions, context, _TriggerLinks(None, earlier.start_char, None))
+            place = _to_place(best, gazetteer.rules)
+            reason = f"{PARAGRAPH_REASON} ({why})" if why else PARAGRAPH_REASON
+            precision = max(place.geo_precision, gazetteer.rules.inherit_min_precision)
+            return replace(place, geo_precision=precision, geo_reason=f"{reason}; {place.geo_reason}")
+    return None
+
+
+def _clearly_a_place(sentence: Sentence, m: Mention, rules: GeoRules) -> bool:
+    """A town or province, and without a parse of its sentence a small place must be marked as one ("in
+    Hawija"): capitalised words match villages somewhere ("Temple", "Liberty")."""
+    if m.place.kind == "country":
+        return False
+    return _marked_as_place(sentence, m, rules) or country_evidence(m.place, rules) is not None
 
 
 def _inherit(context: ArticleContext, rules: GeoRules, reason: str) -> Place | None:
