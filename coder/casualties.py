@@ -3,8 +3,10 @@
 ``CasualtyRules.find`` turns a sentence into ``CountHit``s (a figure, its kind,
 the id of the pattern that fired); ``count_casualties`` then drops figures that
 are aggregates or subsets, lets verb-bound patterns win over looser ones, and
-combines what is left (lowest figure, as ACLED does). Every word list, vague
-value ("dozens" = 12) and pattern lives in ``seeds/rules/casualties.json``.
+combines what is left as ACLED does: rival figures for the same victim group
+give the lowest, distinct groups ("3 soldiers and 2 civilians") are summed.
+Every word list, vague value ("dozens" = 12), victim group and pattern lives in
+``seeds/rules/casualties.json``.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ _CLAUSE_BREAK = re.compile(r"[,;:()\u2014\u2013]|\s-\s")
 # {ONE}: the English singular article before a person noun ("a soldier was killed"); a pattern that uses it
 # names its person nouns itself, since "a" before any other word counts nothing.
 _ONE = r"(?P<one>a\s+single|an?)"
+COMBINE_POLICIES = ("min", "max", "sum", "groups")
 
 
 @dataclass(frozen=True)
@@ -73,11 +76,16 @@ class CasualtyRules:
     multipliers: Mapping[str, int]
     vague: Mapping[str, int]
     not_victims: frozenset[str]
+    day_of_month_before: frozenset[str]  # "November 8": a date's day, not a toll
+    singular_verb: re.Pattern[str]  # "Singh 42 was killed": an age, not a toll
     sentence_aggregate: re.Pattern[str]
     clause_aggregate: re.Pattern[str]
     subset: re.Pattern[str]
     years: tuple[int, int]
     combine: str
+    victim_groups: Mapping[str, str]  # victim noun -> its group ("troops" -> "security")
+    coordinator: re.Pattern[str]  # "and": two figures in one phrase are two groups
+    noun_window: int
 
     @classmethod
     def load(cls, path: Path) -> CasualtyRules:
@@ -91,7 +99,7 @@ class CasualtyRules:
         vague = {v["phrase"]: int(v["value"]) for v in raw["vague_quantities"]["value"]}
         aggregate = raw["aggregate_markers"]["value"]
         low, high = raw["year_range"]["value"]
-        if raw["combine"]["value"] not in ("min", "max", "sum"):
+        if raw["combine"]["value"] not in COMBINE_POLICIES:
             raise ValueError(f"unknown combine policy {raw['combine']['value']!r}")
         return cls(
             version=raw["version"],
@@ -100,21 +108,32 @@ class CasualtyRules:
             multipliers=dict(raw["multipliers"]["value"]),
             vague=vague,
             not_victims=frozenset(w.lower() for w in raw["not_victims"]["value"]),
+            day_of_month_before=frozenset(raw["day_of_month_before"]["value"]),
+            singular_verb=re.compile(r"\s+(?:" + _alt(raw["singular_verbs"]["value"]) + r")(?!\w)", re.I),
             sentence_aggregate=_marker_regex(aggregate["sentence"]),
             clause_aggregate=_marker_regex(aggregate["clause"]),
             subset=_marker_regex(raw["subset_markers"]["value"]),
             years=(int(low), int(high)),
             combine=raw["combine"]["value"],
+            victim_groups={
+                re.sub(r"\s+", " ", noun.lower()): group
+                for group, nouns in raw["victim_groups"]["value"].items()
+                for noun in nouns
+            },
+            noun_window=int(raw["victim_noun_window"]["value"]),
+            coordinator=_marker_regex([re.escape(w) for w in raw["coordinators"]["value"]]),
         )
 
     def find(self, text: str) -> list[CountHit]:
         """Every figure a pattern binds to a death or injury word, before any policy."""
         hits: list[CountHit] = []
         for pattern in self.patterns:
-            for match in pattern.regex.finditer(text):
+            match = pattern.regex.search(text)
+            while match is not None:  # overlapping: "three militants and one soldier were killed" holds two
                 hit = self._hit(pattern, match, text)
                 if hit is not None:
                     hits.append(hit)
+                match = pattern.regex.search(text, match.start() + 1)
         return hits
 
     def _hit(self, pattern: _CountPattern, match: re.Match[str], text: str) -> CountHit | None:
@@ -123,9 +142,11 @@ class CasualtyRules:
             values, figure = [1], "one"
         else:
             number, other = match.group("num"), match.group("num2")
-            if self._is_year(number) or self._counts_things(match, text):
+            if self._is_year(number) or self._counts_things(match, text) or self._is_day(match, text):
                 return None
             values, figure = [self.value(n) for n in (number, other) if n], "count"
+            if min(values) > 1 and self.singular_verb.match(text, match.end("count")):
+                return None
         return CountHit(
             kind=pattern.kind,
             value=min(values),  # ACLED: the lowest figure of a stated range
@@ -140,6 +161,10 @@ class CasualtyRules:
 
     def _is_year(self, number: str) -> bool:
         return number.isdigit() and len(number) == 4 and self.years[0] <= int(number) <= self.years[1]
+
+    def _is_day(self, match: re.Match[str], text: str) -> bool:
+        before = text[: match.start("count")].split()
+        return bool(before) and before[-1] in self.day_of_month_before
 
     def _counts_things(self, match: re.Match[str], text: str) -> bool:
         """True when the words right after the figure name things, distances or time, not people."""
@@ -191,7 +216,7 @@ def _compile(raw: Mapping[str, Any], vague: Mapping[str, int]) -> tuple[_CountPa
     }
     # a filler word is never itself a death or injury word, so one phrase cannot run into the next
     filler = "(?!(?:" + "|".join(keywords.values()) + r")(?![\w-]))" + _WORD
-    words = {"COUNT": count, "ONE": _ONE, "WORD": filler, **keywords}
+    words = {"COUNT": count, "NUMBER": number, "ONE": _ONE, "WORD": filler, **keywords}
     compiled = []
     for item in raw["patterns"]["value"]:
         if item["kind"] not in KINDS:
@@ -214,12 +239,13 @@ def count_casualties(doc: Doc, sentence: Sentence, rules: CasualtyRules) -> Casu
     text = sentence.text
     if rules.sentence_aggregate.search(text):
         return Casualties(fatalities=0, injuries=0)
-    kept = _bind(rules.find(text))
+    found = rules.find(text)
+    kept = [h for h in _bind(found) if not _active_subject(h, found)]
     kept = [
         h for h in kept if not _in_subset_clause(rules, text, h) and not _aggregate_clause(rules, text, h)
     ]
-    fatal = _combine(rules, [h for h in kept if h.kind == "fatalities"])
-    hurt = _combine(rules, [h for h in kept if h.kind == "injuries"])
+    fatal = _combine(rules, text, [h for h in kept if h.kind == "fatalities"])
+    hurt = _combine(rules, text, [h for h in kept if h.kind == "injuries"])
     return Casualties(
         fatalities=fatal.value if fatal else 0,
         injuries=hurt.value if hurt else 0,
@@ -235,6 +261,12 @@ def _bind(hits: list[CountHit]) -> list[CountHit]:
         if all(hit.count_end <= c.count_start or hit.count_start >= c.count_end for c in chosen):
             chosen.append(hit)
     return sorted(chosen, key=lambda h: h.start)
+
+
+def _active_subject(hit: CountHit, hits: list[CountHit]) -> bool:
+    """A loose figure whose death word opens a verb-bound phrase is the killers, not the dead: in "30 gunmen
+    killed a farmer" the verb's object is counted, the subject never."""
+    return hit.priority > 1 and any(o.priority == 1 and hit.count_end <= o.start < hit.end for o in hits)
 
 
 def _clause(text: str, start: int, end: int) -> str:
@@ -254,23 +286,82 @@ def _aggregate_clause(rules: CasualtyRules, text: str, hit: CountHit) -> bool:
     return bool(rules.clause_aggregate.search(_clause(text, hit.count_start, hit.end)))
 
 
-def _combine(rules: CasualtyRules, hits: list[CountHit]) -> CountHit | None:
+def _combine(rules: CasualtyRules, text: str, hits: list[CountHit]) -> CountHit | None:
     if not hits:
         return None
     if rules.combine == "max":
         return max(hits, key=lambda h: (h.value, -h.start))
+    if rules.combine == "min":
+        return min(hits, key=lambda h: (h.value, h.start))
     if rules.combine == "sum":
-        total = sum(h.value for h in hits)
-        first = hits[0]
-        return CountHit(
-            first.kind,
-            total,
-            first.start,
-            hits[-1].end,
-            first.count_start,
-            first.count_end,
-            " | ".join(h.text for h in hits),
-            "+".join(h.rule_id for h in hits),
-            first.priority,
-        )
-    return min(hits, key=lambda h: (h.value, h.start))
+        return _joined(text, hits, sum(h.value for h in hits))
+    return _combine_groups(rules, text, hits)
+
+
+def _combine_groups(rules: CasualtyRules, text: str, hits: list[CountHit]) -> CountHit:
+    """Lowest figure per victim group, summed over groups; the whole-toll figures bound it from below."""
+    lowest: dict[str | None, CountHit] = {}
+    for hit in hits:
+        group = victim_group(rules, text, hit) or _conjunct(rules, text, hit, hits) or _single(text, hit)
+        if group not in lowest or hit.value < lowest[group].value:
+            lowest[group] = hit
+    whole = lowest.pop(None, None)
+    summed = sum(h.value for h in lowest.values())
+    if whole is not None and whole.value >= summed:
+        return whole  # a whole toll at least the groups' sum may include them: the lowest total
+    return _joined(text, list(lowest.values()), summed)
+
+
+def _joined(text: str, hits: list[CountHit], total: int) -> CountHit:
+    """One figure standing for several: its text runs from the first phrase to the last."""
+    first = min(hits, key=lambda h: h.start)
+    if len(hits) == 1:
+        return first
+    end = max(h.end for h in hits)
+    return CountHit(
+        first.kind,
+        total,
+        first.start,
+        end,
+        first.count_start,
+        first.count_end,
+        text[first.start : end],
+        "+".join(h.rule_id for h in sorted(hits, key=lambda h: h.start)),
+        first.priority,
+    )
+
+
+def _conjunct(rules: CasualtyRules, text: str, hit: CountHit, hits: list[CountHit]) -> str | None:
+    """A figure coordinated with another in one phrase ("three cadres and one supporter were killed") is a
+    group of its own even when its noun is not listed: one phrase that holds both figures names both."""
+    for other in hits:
+        inside = hit.start <= other.count_start < hit.end or other.start <= hit.count_start < other.end
+        if other is hit or not inside:
+            continue
+        first, last = sorted((hit, other), key=lambda h: h.count_start)
+        if rules.coordinator.search(text, first.count_end, last.count_start):
+            return f"#conjunct@{hit.count_start}"
+    return None
+
+
+def _single(text: str, hit: CountHit) -> str | None:
+    """One named person ("a man was killed") is a group of their own, never a rival for a whole toll."""
+    figure = text[hit.count_start : hit.count_end]
+    return f"#single@{hit.count_start}" if not re.search(r"\d", figure) and hit.value == 1 else None
+
+
+def victim_group(rules: CasualtyRules, text: str, hit: CountHit) -> str | None:
+    """The victim group a figure names ("3 troops" -> "security"); None for a whole toll ("10 people")."""
+    if hit.end > hit.count_end:  # the pattern's phrase runs past the figure: the noun is inside it
+        window = text[hit.count_end : hit.end]
+    else:
+        after = _CLAUSE_BREAK.search(text, hit.count_end)
+        window = text[hit.count_end : after.start() if after else len(text)]
+    words = re.split(r"\s+", window.strip().lower())[: rules.noun_window]
+    if any(re.search(r"\d", w) for w in words):
+        words = words[: next(i for i, w in enumerate(words) if re.search(r"\d", w))]
+    for i, word in enumerate(words):
+        for noun in (" ".join(words[i : i + 2]), word.strip(".,;:'’\"")):
+            if noun in rules.victim_groups:
+                return rules.victim_groups[noun]
+    return None

@@ -124,6 +124,94 @@ def test_blank_and_full_pipelines_agree(nlp_full: Any) -> None:
     assert _count(text, nlp_full) == _count(text)
 
 
+# --- victim groups: sum distinct groups, lowest of rival figures, subsets never added ---------------
+
+
+@pytest.mark.parametrize(
+    ("text", "killed", "wounded"),
+    [
+        ("A soldier was killed and 5 civilians died in the shelling.", 6, 0),
+        ("3 soldiers and 2 civilians were killed near the border.", 5, 0),
+        ("Four rebels and two farmers were killed in the raid.", 6, 0),
+        ("The ambush killed 7 policemen and 4 bystanders.", 11, 0),
+        ("The mortar fire killed three marines and two children on Friday.", 5, 0),
+        ("Two herders and one trader were killed in the valley.", 3, 0),  # unlisted nouns joined by "and"
+        ("Nine fighters died in the morning while four more were killed at dusk.", 13, 0),
+        ("A nurse was wounded and 6 pupils were injured.", 0, 7),
+        # rival figures for the same toll or the same group: the lowest
+        ("At least 10 people were killed, but police put the death toll at 12.", 10, 0),
+        ("Eight soldiers were killed, and the army later said 6 troops died.", 6, 0),
+        # subsets are never added
+        ("The strike killed 5 people, including 2 children.", 5, 0),
+        ("Eleven villagers were killed, among them 4 women.", 11, 0),
+        ("Nine miners died, of whom 3 were foreigners.", 9, 0),
+        ("At least seven people including four guards were killed in the blast.", 7, 0),
+        # a whole toll at least the groups' sum may include them
+        ("The blast killed 10 people, 3 soldiers and 7 civilians.", 10, 0),
+        ("Three soldiers were among eight people injured by the mine.", 0, 8),
+        # a second figure with its own verb is not the death verb's object
+        ("Gunmen killed 5 people and 3 were wounded.", 5, 3),
+        ("Troops killed 3 insurgents and 2 smugglers were arrested.", 3, 0),
+        # a figure after a month name is a day, not a toll; a clock time counts no one
+        ("Gunmen on March 8 killed two guards in the town.", 2, 0),
+        ("Three people were injured at around 10 45 am on the road.", 0, 3),
+        ("A trader named Ali Khan 40 was shot dead in the market.", 0, 0),  # an age, not a toll
+        # the figure before an active death verb is the killers; its object is counted
+        ("A squad of around 30 armed men killed a farmer in the village.", 1, 0),
+        ("2 gunmen killed 3 soldiers at the post.", 3, 0),
+        # one named person is a group of their own
+        ("A man was killed and 4 civilians died.", 5, 0),
+    ],
+)
+def test_victim_groups(text: str, killed: int, wounded: int) -> None:
+    result = _count(text)
+    assert (result.fatalities, result.injuries) == (killed, wounded)
+    assert all(span is None or span in text for span in (result.fatalities_text, result.injuries_text))
+
+
+def test_victim_group_comes_from_data() -> None:
+    text = "The raid killed 4 troops."
+    (hit,) = [h for h in RULES.find(text) if h.kind == "fatalities"]
+    assert casualties.victim_group(RULES, text, hit) == "security"
+    text = "The raid killed 4 people."
+    (hit,) = [h for h in RULES.find(text) if h.kind == "fatalities"]
+    assert casualties.victim_group(RULES, text, hit) is None
+
+
+def test_combine_policy_is_data() -> None:
+    raw = json.loads(RULES_PATH.read_text(encoding="utf-8"))
+    raw["combine"]["value"] = "min"
+    rules = casualties.CasualtyRules.from_dict(raw)
+    text = "A soldier was killed and 5 civilians died."
+    sentence = Sentence("s1", "a1", 0, 0, len(text), text)
+    assert (
+        casualties.count_casualties(BLANK(text), sentence, rules).fatalities == 1
+    )  # the old single-toll rule
+
+
+_GROUPS = ["soldiers", "civilians", "policemen", "children", "militants", "women"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    figures=st.lists(st.integers(1, 500), min_size=2, max_size=2),
+    nouns=st.lists(st.sampled_from(_GROUPS), min_size=2, max_size=2, unique=True),
+)
+def test_distinct_groups_sum_and_never_fall_below_any_figure(figures: list[int], nouns: list[str]) -> None:
+    (a, b), (first, second) = figures, nouns
+    result = _count(f"{a} {first} and {b} {second} were killed in the attack.")
+    assert result.fatalities == a + b >= max(a, b)
+    assert _count(f"The attack killed {a} {first} and {b} {second}.").fatalities == a + b
+
+
+@settings(max_examples=150, deadline=None)
+@given(total=st.integers(2, 900), part=st.integers(1, 900), noun=st.sampled_from(_GROUPS))
+def test_subset_never_added_and_rival_tolls_give_lowest(total: int, part: int, noun: str) -> None:
+    assert _count(f"The attack killed {total} people, including {part} {noun}.").fatalities == total
+    other = f"At least {total} people were killed, but police put the death toll at {part}."
+    assert _count(other).fatalities == min(total, part)
+
+
 # --- properties -----------------------------------------------------------------------------------
 
 
