@@ -12,8 +12,11 @@ shutdown are all timed; the child reports the build's phases (``build.Phases``):
 - ``tail``  clustering, event validation and commit (the cluster shuts down meanwhile)
 - ``stop``  what is left of the shutdown after ``tail``
 
-with wall seconds, the driver's CPU seconds and the workers' CPU seconds. On a shared machine wall
-time depends on the neighbours: compare CPU seconds there, and speed-ups on a quiet machine only.
+with wall seconds, the driver's CPU seconds and the workers' CPU seconds. A LocalCluster forks its
+workers from a fork server that has imported the coder once, so the workers' ``start`` seconds are
+their stages' load only; the server's imports count in the total (``cpu_seconds``: the whole process
+tree, the server and the workers it reaps included). On a shared machine wall time depends on the
+neighbours: compare CPU seconds there, and speed-ups on a quiet machine only.
 """
 
 from __future__ import annotations

@@ -24,6 +24,7 @@ run), and ``pss_by_tenth_mb`` gives the peak PSS in each tenth of the coder's ru
 from __future__ import annotations
 
 import argparse
+import ctypes
 import json
 import os
 import platform
@@ -39,6 +40,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SENTENCES_PER_ARTICLE = 43
+PR_SET_CHILD_SUBREAPER = 36  # linux/prctl.h
+ORPHANS_WAIT_S = 30.0  # a fork server ends once its parent has: wait that long for it
 
 
 def corpus_sentences(corpora: Path) -> list[str]:
@@ -128,6 +131,7 @@ def _timed_child(cmd: list[str], env: dict[str, str] | None = None) -> dict[str,
     once per process; PSS splits shared pages between the processes and is the honest total.
     CPU seconds are reported because wall time on a shared machine depends on the neighbours.
     """
+    _adopt_orphans()
     start, cpu_start = time.perf_counter(), _children_cpu()
     with tempfile.TemporaryFile("w+") as err:
         child = subprocess.Popen(
@@ -142,6 +146,7 @@ def _timed_child(cmd: list[str], env: dict[str, str] | None = None) -> dict[str,
             trace.append((time.perf_counter() - start, pss))
             time.sleep(0.2)
         seconds = time.perf_counter() - start
+        _reap_orphans()
         if child.returncode != 0:
             err.seek(0)
             raise SystemExit(f"benchmark step failed: {' '.join(cmd[:6])}...\n{err.read()[-3000:]}")
@@ -152,6 +157,26 @@ def _timed_child(cmd: list[str], env: dict[str, str] | None = None) -> dict[str,
         "peak_pss_mb": round(peak_pss / 1024, 1),
         "pss_by_tenth_mb": _by_tenth(trace, seconds),
     }
+
+
+def _adopt_orphans() -> None:
+    """Become the child subreaper (Linux): a Dask build's workers are forked by a fork server that
+    outlives the build's process, and their CPU counts in ``_children_cpu`` only if we reap them."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+def _reap_orphans() -> None:
+    """Wait for the descendants the child left running (a fork server and its workers), so the
+    figures count their CPU; a descendant still running after ``ORPHANS_WAIT_S`` is left alone."""
+    deadline = time.perf_counter() + ORPHANS_WAIT_S
+    while time.perf_counter() < deadline:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return  # none left
+        if pid == 0:
+            time.sleep(0.1)
 
 
 def _by_tenth(trace: list[tuple[float, int]], seconds: float) -> list[float]:

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from coder import actors, casualties, clusters, dates, geo, ingest, segment
-from coder.classify import decide, evaluate, model, rules
+from coder.classify import decide, evaluate, rules
 from coder.config import Settings
 from coder.errors import ConfigError
 from coder.nlp import add_entities, is_stand_in, load_pipeline, parse, stand_in_pipeline
@@ -45,6 +45,13 @@ if TYPE_CHECKING:
     from spacy.language import Language
     from spacy.tokens import Doc
 
+    from coder.classify.model import EventTypeModel
+
+# Imported by ``Stages`` when it loads, not with this module: scikit-learn and skops cost ~4 CPU s to
+# import, before a Dask driver's workers can even start. Engines that start fresh processes to code
+# in import them there ahead of the first batch (``dask_engine``'s fork server).
+LAZY_MODULES = ("coder.classify.model",)
+
 
 @dataclass
 class Stages:
@@ -53,7 +60,7 @@ class Stages:
     settings: Settings
     nlp: Language
     rules: rules.RuleSet
-    model: model.EventTypeModel
+    model: EventTypeModel
     policy: decide.Policy
     boilerplate: ingest.BoilerplateRules
     segmenter: segment.Segmenter
@@ -75,6 +82,8 @@ class Stages:
 
     @classmethod
     def _load(cls, settings: Settings, nlp: Language) -> Stages:
+        from coder.classify import model
+
         return cls(
             settings=settings,
             nlp=nlp,

@@ -67,12 +67,15 @@ def test_driver_stages_leave_spacy_to_the_workers(stages: pipeline.Stages) -> No
 
 
 def test_local_cluster_runs_one_single_threaded_process_per_worker(stages: pipeline.Stages) -> None:
-    settings = stages.settings.with_overrides(dask_batch_size=2)
+    # Tasks of one article, whose results the driver takes two at a time.
+    settings = stages.settings.with_overrides(dask_batch_size=1, batch_size=2)
     with dask_engine.DaskEngine(settings, workers=2) as engine:
         client = engine.client
         assert sorted(client.nthreads().values()) == [1, 1]
         pids = set(client.run(os.getpid).values())
         assert len(pids) == 2 and os.getpid() not in pids
+        # Forked by the fork server, which imported the coder once, rather than spawned by this process.
+        assert os.getpid() not in set(client.run(os.getppid).values())
         results = list(engine.code([SEEDS], stages))
     assert [len(r.articles) for r in results] == [2, 2, 1]  # in submission order
     ids = [ar.article.article_id for r in results for ar in r.articles]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -114,3 +116,12 @@ def test_rules_that_test_entity_types_see_entities(
     deferred = pipeline.classify_texts(examples, stages)
     monkeypatch.setattr(pipeline, "parse", lambda nlp, texts, size: list(nlp.pipe(texts, batch_size=size)))
     assert deferred == pipeline.classify_texts(examples, stages)
+
+
+def test_scikit_learn_waits_for_the_stages_to_load() -> None:
+    # A Dask driver imports the pipeline but codes nothing: scikit-learn and skops (~4 CPU s) must not
+    # delay its workers' start; they come with the first Stages.load.
+    lazy = ["sklearn", "skops", *pipeline.LAZY_MODULES]
+    code = f"import sys, coder.build; print([m for m in {lazy!r} if m in sys.modules])"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]"
