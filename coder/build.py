@@ -29,7 +29,14 @@ from typing import Any, Protocol
 import pandas as pd
 
 from coder import __version__, diff, local_pool, pipeline, store, validate
-from coder.build_tables import TABLES, StreamedTables, cluster, reject_counts, write_events
+from coder.build_tables import (
+    TABLES,
+    StreamedTables,
+    cluster,
+    reject_counts,
+    write_clusters,
+    write_events,
+)
 from coder.config import Settings
 from coder.errors import ConfigError, ReleaseError, ValidationFailed
 
@@ -228,11 +235,12 @@ def _commit(
     """Cluster, validate, quarantine and write the events, then publish the release with its manifest."""
     settings, columns, checker = stages.settings, streamed.columns("events"), streamed.checker
     cluster_ids, clusters_table = cluster(streamed.events, columns, settings)
+    write_clusters(clusters_table, streamed.writer, checker)
+    del clusters_table
     written = write_events(
         streamed.events, cluster_ids, streamed.writer, checker, columns, keep=previous is not None
     )
     del cluster_ids
-    checker.validate("clusters", clusters_table)
     report = checker.report
     clean, ok, reasons = validate.quarantine({}, report, settings.max_reject_share)
     if not ok:
@@ -244,8 +252,7 @@ def _commit(
     # Without a previous release the summary only counts the events: rows with no columns will do.
     events = written.kept if written.kept is not None else pd.DataFrame(index=pd.RangeIndex(written.rows))
     manifest["compared_to_previous"] = diff.summary_against(previous, {"events": events})
-    tables = {"clusters": clusters_table, "rejects": clean["rejects"]}
-    release = streamed.writer.commit(tables, manifest, written.updates)
+    release = streamed.writer.commit({"rejects": clean["rejects"]}, manifest, written.updates)
     counts = {t: int(entry["rows"]) for t, entry in release.manifest["tables"].items()}
     return BuildOutcome(release, report, counts)
 

@@ -9,7 +9,9 @@ they go to a spill file in the release's temp folder (gone with an aborted relea
 ``cluster`` reads back only the columns clustering looks at (``clusters.INPUT_COLUMNS``), and
 ``write_events`` streams the full rows back in fixed chunks: each gets its cluster ids, is validated
 (``ChunkValidator``: the chunks are one table to it), loses its failing rows (quarantine, as a
-whole-table validation would remove them) and is written.
+whole-table validation would remove them) and is written. The clusters table is validated and
+written in chunks too, before the event rows, so neither it nor validation's copies of it are held
+while the events stream.
 """
 
 from __future__ import annotations
@@ -167,13 +169,25 @@ def cluster(
     spill: store.SpillFile, columns: list[str], settings: Settings
 ) -> tuple[np.ndarray, pd.DataFrame]:
     """Cluster ids of the spilled rows (in their order) and the clusters table, from the columns
-    clustering reads only."""
+    clustering reads only, a spilled row group at a time (``clusters.cluster_frames``)."""
     wanted = [c for c in columns if c in clusters.INPUT_COLUMNS]
-    parts = list(spill.frames(wanted))
-    slim = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=wanted)
-    del parts
-    whole = pipeline.add_clusters({"events": slim.reindex(columns=wanted)}, settings)
-    return whole["events"]["event_cluster_id"].to_numpy(dtype=object), whole["clusters"]
+    rules = clusters.ClusterRules.load(settings.rules_dir / "clusters.json")
+    return clusters.cluster_frames((f.reindex(columns=wanted) for f in spill.frames(wanted)), rules)
+
+
+def write_clusters(
+    table: pd.DataFrame, writer: store.ReleaseWriter, checker: validate.ChunkValidator
+) -> None:
+    """Validate and write the clusters table in chunks (validation copies what it checks: a whole
+    table's copies grow with the corpus). A failing chunk is not removed: the report fails the
+    build, as a whole-table validation would (clusters are not quarantinable)."""
+    for start in range(0, len(table), EVENT_CHUNK_ROWS):
+        chunk = table.iloc[start : start + EVENT_CHUNK_ROWS].reset_index(drop=True)
+        checker.validate("clusters", chunk)
+        writer.append("clusters", chunk)
+    if not len(table):
+        checker.validate("clusters", table)
+    writer.append("clusters", table.iloc[:0])
 
 
 def fixed_chunks(frames: Iterable[pd.DataFrame], size: int) -> Iterator[pd.DataFrame]:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from coder import build_tables, store, validate
+from coder import build_tables, clusters, store, validate
 from coder.config import Settings
 from coder.records import stable_id
 
@@ -86,3 +86,20 @@ def test_an_aborted_release_leaves_no_spill(tmp_path: Path) -> None:
         writer.spill("events").append(_events(3))
         raise RuntimeError("killed")
     assert not any(p.name.startswith(".tmp-") for p in (tmp_path / "x").iterdir())
+
+
+def test_clusters_table_written_in_chunks_is_the_whole_table(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rules = clusters.ClusterRules.load(Settings().rules_dir / "clusters.json")
+    _, table = clusters.cluster_events(_events(7), rules)
+    written = {}
+    for label, size in (("whole", 100), ("chunked", 3), ("empty", 3)):
+        monkeypatch.setattr(build_tables, "EVENT_CHUNK_ROWS", size)
+        checker = validate.ChunkValidator(SCHEMAS)
+        with store.open_release(tmp_path / label, "x", schemas_dir=SCHEMAS) as writer:
+            build_tables.write_clusters(table.iloc[:0] if label == "empty" else table, writer, checker)
+            release = writer.commit({}, {})
+        written[label] = ((release.path / "clusters.parquet").read_bytes(), checker.report.to_dict())
+    assert written["whole"] == written["chunked"]
+    assert written["empty"][1]["tables"]["clusters"]["rows"] == 0

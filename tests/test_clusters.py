@@ -20,6 +20,7 @@ from coder.clusters import (
     NULLABLE_INTS,
     ClusterRules,
     cluster_events,
+    cluster_frames,
     haversine_km,
     parse_unique,
 )
@@ -437,3 +438,42 @@ def test_the_grid_equals_all_pairs_on_a_dense_synthetic_feed() -> None:
     _, fast = cluster_events(frame, rules)
     assert (fast["n_events"] > 1).sum() > 5
     pd.testing.assert_frame_equal(fast, reference_table(frame, rules))
+
+
+# --- clustering streamed frames equals clustering one frame ---------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(wild_event, max_size=25),  # ids may repeat: the last row of an id is the one clustered
+    st.lists(st.integers(0, 25), max_size=4),
+)
+def test_frames_parsed_one_at_a_time_cluster_as_one_frame(
+    rows: list[dict[str, Any]], cuts: list[int]
+) -> None:
+    rules = ClusterRules.load(RULES_FILE)
+    frame = pd.DataFrame(rows, columns=list(event("x")))
+    bounds = [0, *sorted(min(c, len(rows)) for c in cuts), len(rows)]
+    parts = [frame.iloc[a:b] for a, b in itertools.pairwise(bounds)]
+    ids, table = cluster_frames(parts, rules)
+    whole_events, whole_table = cluster_events(frame, rules)
+    assert ids.tolist() == whole_events["event_cluster_id"].tolist()
+    pd.testing.assert_frame_equal(table, whole_table)
+    pd.testing.assert_frame_equal(table, reference_table(frame, rules))
+
+
+def test_every_row_of_a_repeated_id_gets_the_cluster_of_its_last_row(rules: ClusterRules) -> None:
+    first = event("a", latitude=north(500))  # far away: alone, but replaced by the later row
+    rows = [first, event("b"), event("a", source="other")]
+    ids, table = cluster_frames([pd.DataFrame(rows[:2]), pd.DataFrame(rows[2:])], rules)
+    assert len(table) == 1 and ids.tolist() == [table["event_cluster_id"][0]] * 3
+
+
+def test_a_stronger_merge_later_in_time_decides_an_earlier_one(rules: ClusterRules) -> None:
+    """Why clustering is not cut into date windows (see coder/clusters/__init__.py): days 1-4, one day
+    apart each; b-c is the strongest pair (ids break the tie), so a-b and c-d would span two days."""
+    days = {"e3": 1, "e1": 2, "e2": 3, "e4": 4}  # a, b, c, d
+    rows = [event(i, event_date=date(2014, 1, d), article_id=None) for i, d in days.items()]
+    assert clusters_of(rows, rules) == {frozenset({"e3"}), frozenset({"e1", "e2"}), frozenset({"e4"})}
+    # the first two days alone would have joined a and b
+    assert clusters_of(rows[:2], rules) == {frozenset({"e3", "e1"})}

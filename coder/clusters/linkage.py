@@ -12,9 +12,10 @@ refused. Cluster ids are ``stable_id`` of the sorted member event ids.
 
 from __future__ import annotations
 
+import array
 import itertools
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -90,28 +91,26 @@ def _expand(lo: np.ndarray, hi: np.ndarray) -> Pairs:
     return left, starts + np.arange(counts.sum())
 
 
-def _join(left: np.ndarray, right: np.ndarray, keys: np.ndarray) -> Pairs:
-    """Pairs (left[i], right[j]) whose integer cell keys differ by at most 1 in every column.
+def _join(left: np.ndarray, right: np.ndarray, keys: np.ndarray) -> Iterator[Pairs]:
+    """Pairs (left[i], right[j]) whose integer cell keys differ by at most 1 in every column, one
+    neighbouring offset at a time (the caller filters each: all offsets at once is the peak memory).
 
     Keys are hashed to one int64; a collision only adds a candidate, which the exact test drops.
     """
     if not len(left) or not len(right):
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+        return
     width = keys.shape[1]
     mult = _KEY_MULTIPLIERS[:width]
     right_codes = keys[right] @ mult
     order = np.argsort(right_codes, kind="stable")
     sorted_codes = right_codes[order]
     base = keys[left] @ mult
-    found_l, found_r = [], []
     for offset in itertools.product((-1, 0, 1), repeat=width):
         codes = base + np.array(offset, dtype=np.int64) @ mult
         lo = np.searchsorted(sorted_codes, codes, side="left")
         hi = np.searchsorted(sorted_codes, codes, side="right")
         li, ri = _expand(lo, hi)
-        found_l.append(left[li])
-        found_r.append(right[order[ri]])
-    return np.concatenate(found_l), np.concatenate(found_r)
+        yield left[li], right[order[ri]]
 
 
 def _cells(arr: _Arrays, window: float | None, km: float | None) -> np.ndarray:
@@ -134,9 +133,9 @@ def _lane_pairs(subset: np.ndarray, arr: _Arrays, rules: ClusterRules) -> Iterab
         keys = _cells(arr, rules.date_window_days[p - 1], rules.max_distance_km[g - 1])
         within = dated_placed & (arr.tpc <= p) & (arr.gpc <= g)
         corner = within & (arr.tpc == p) & (arr.gpc == g)
-        yield _join(np.flatnonzero(corner), np.flatnonzero(within), keys)
+        yield from _join(np.flatnonzero(corner), np.flatnonzero(within), keys)
         side_p, side_g = within & (arr.tpc == p) & (arr.gpc < g), within & (arr.tpc < p) & (arr.gpc == g)
-        yield _join(np.flatnonzero(side_p), np.flatnonzero(side_g), keys)
+        yield from _join(np.flatnonzero(side_p), np.flatnonzero(side_g), keys)
     if rules.unknown_location_compatible:
         yield from _unplaced_pairs(subset & arr.dated, arr, rules)
     if rules.unknown_date_compatible:
@@ -149,8 +148,8 @@ def _unplaced_pairs(dated: np.ndarray, arr: _Arrays, rules: ClusterRules) -> Ite
         keys = _cells(arr, rules.date_window_days[p - 1], None)
         within = dated & (arr.tpc <= p)
         loosest = within & (arr.tpc == p)
-        yield _join(np.flatnonzero(loosest & ~arr.placed), np.flatnonzero(within), keys)
-        yield _join(np.flatnonzero(loosest & arr.placed), np.flatnonzero(within & ~arr.placed), keys)
+        yield from _join(np.flatnonzero(loosest & ~arr.placed), np.flatnonzero(within), keys)
+        yield from _join(np.flatnonzero(loosest & arr.placed), np.flatnonzero(within & ~arr.placed), keys)
 
 
 def _undated_pairs(subset: np.ndarray, arr: _Arrays, rules: ClusterRules) -> Iterable[Pairs]:
@@ -158,13 +157,13 @@ def _undated_pairs(subset: np.ndarray, arr: _Arrays, rules: ClusterRules) -> Ite
     undated, placed = subset & ~arr.dated, subset & arr.placed
     for g in _CLASSES:
         keys = _cells(arr, None, rules.max_distance_km[g - 1])
-        yield _join(
+        yield from _join(
             np.flatnonzero(undated & placed & (arr.gpc <= g)), np.flatnonzero(placed & (arr.gpc <= g)), keys
         )
     if rules.unknown_location_compatible:
         keys = _cells(arr, None, None)
-        yield _join(np.flatnonzero(undated & ~arr.placed), np.flatnonzero(subset), keys)
-        yield _join(np.flatnonzero(undated), np.flatnonzero(subset & ~arr.placed), keys)
+        yield from _join(np.flatnonzero(undated & ~arr.placed), np.flatnonzero(subset), keys)
+        yield from _join(np.flatnonzero(undated), np.flatnonzero(subset & ~arr.placed), keys)
 
 
 def _strength_subsets(arr: _Arrays, rules: ClusterRules) -> list[np.ndarray]:
@@ -210,7 +209,7 @@ def _strong_enough(i: np.ndarray, j: np.ndarray, arr: _Arrays, rules: ClusterRul
     return place.astype(np.int64) + date_.astype(np.int64) >= rules.min_strong_fields
 
 
-def candidate_pairs(events: Sequence[Event], rules: ClusterRules) -> list[tuple[int, int]]:
+def candidate_pairs(events: Sequence[Event], rules: ClusterRules) -> Pairs:
     """Index pairs (i < j) of ``events`` that the vectorised rules accept, each once, sorted."""
     arr = _Arrays(events, rules)
     found: list[np.ndarray] = []
@@ -220,23 +219,37 @@ def candidate_pairs(events: Sequence[Event], rules: ClusterRules) -> list[tuple[
             for i, j in _lane_pairs(member & subset, arr, rules):
                 keep = i != j
                 low, high = np.minimum(i[keep], j[keep]), np.maximum(i[keep], j[keep])
-                found.append(np.unique(low * len(events) + high))
+                ok = _plausible(low, high, arr, rules)  # per batch: a pair's test reads only the pair
+                found.append(np.unique(low[ok] * len(events) + high[ok]))
     if not found:
-        return []
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     codes = np.unique(np.concatenate(found))
-    i, j = codes // len(events), codes % len(events)
-    ok = _plausible(i, j, arr, rules)
-    return list(zip(i[ok].tolist(), j[ok].tolist(), strict=True))
+    return codes // len(events), codes % len(events)
 
 
-def find_merges(events: Sequence[Event], rules: ClusterRules) -> list[Merge]:
-    """Every compatible pair with its reasons, strongest first (``events`` sorted by event_id)."""
-    merges = []
-    for i, j in candidate_pairs(events, rules):
+def find_merges(events: Sequence[Event], rules: ClusterRules) -> Pairs:
+    """Every compatible pair as index arrays (i < j into ``events``, sorted by event_id), strongest first.
+
+    Strongest first is ``(merge_order, a.event_id, b.event_id)``: with the events sorted by id and
+    i < j, the ids' order is the indices' order. Only the pairs are kept, not their reasons: a pair's
+    reasons are a few strings (~0.6 KB) and most pairs are refused or chain into a kept merge, so
+    ``components`` asks ``compatibility`` again for the kept merges only (the same answer: it reads
+    nothing but the two events).
+    """
+    left, right = array.array("q"), array.array("q")
+    strength, days, km = array.array("q"), array.array("d"), array.array("d")
+    for i, j in zip(*(side.tolist() for side in candidate_pairs(events, rules)), strict=True):
         a, b = events[i], events[j]
-        if (reasons := compatibility(a, b, rules)) is not None:
-            merges.append(Merge(a.event_id, b.event_id, tuple(reasons), merge_order(a, b)))
-    return sorted(merges, key=lambda m: (m.order, m.a, m.b))
+        if compatibility(a, b, rules) is not None:
+            rank = merge_order(a, b)
+            left.append(i)
+            right.append(j)
+            strength.append(int(rank[0]))
+            days.append(rank[1])
+            km.append(rank[2])
+    keys = [np.frombuffer(k, dtype=np.int64 if k.typecode == "q" else float) for k in (right, left, km, days)]
+    order = np.lexsort((*keys, np.frombuffer(strength, dtype=np.int64)))  # the last key sorts first
+    return keys[1][order], keys[0][order]
 
 
 @dataclass(slots=True)  # one per event while clusters form
@@ -287,46 +300,70 @@ def joined_fits(a: Extent, b: Extent, joined: Extent, rules: ClusterRules) -> bo
 
 
 class _UnionFind:
-    """Disjoint sets that refuse a union whose joined extent breaks the rules' maximum span."""
+    """Disjoint sets of event indices that refuse a union whose joined extent breaks the maximum span.
 
-    def __init__(self, events: Iterable[Event]) -> None:
-        self._parent = {e.event_id: e.event_id for e in events}
-        self._extent = {e.event_id: Extent.of(e) for e in events}
+    A set's root is its smallest index (the smallest event id); extents are made for the sets that
+    take part in a union only (a singleton's extent is its event's).
+    """
 
-    def find(self, item: str) -> str:
-        while self._parent[item] != item:
-            self._parent[item] = self._parent[self._parent[item]]
-            item = self._parent[item]
+    def __init__(self, events: Sequence[Event]) -> None:
+        self._events = events
+        self._parent = array.array("q", range(len(events)))
+        self._extent: dict[int, Extent] = {}
+
+    def find(self, item: int) -> int:
+        parent = self._parent
+        while parent[item] != item:
+            parent[item] = parent[parent[item]]
+            item = parent[item]
         return item
 
-    def union(self, a: str, b: str, rules: ClusterRules) -> bool:
+    def extent(self, root: int) -> Extent:
+        found = self._extent.get(root)
+        return found if found is not None else Extent.of(self._events[root])
+
+    def union(self, a: int, b: int, rules: ClusterRules) -> bool:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return False
-        left, right = self._extent[ra], self._extent[rb]
+        left, right = self.extent(ra), self.extent(rb)
         joined = left.join(right)
         if not joined_fits(left, right, joined, rules):
             return False
         root, child = min(ra, rb), max(ra, rb)
         self._parent[child], self._extent[root] = root, joined
-        del self._extent[child]
+        self._extent.pop(child, None)
         return True
 
 
-Component = tuple[list[Event], list[Merge]]
+Component = tuple[np.ndarray, list[Event], list[Merge]]  # member positions in ``events``, members, merges
 
 
-def components(events: Sequence[Event], merges: list[Merge], rules: ClusterRules) -> list[Component]:
-    """Clusters with the merges (a spanning forest, strongest first) that built them."""
+def components(events: Sequence[Event], merges: Pairs, rules: ClusterRules) -> Iterator[Component]:
+    """Clusters (by smallest member id) with the merges (a spanning forest) that built them.
+
+    ``merges`` are index pairs strongest first (``find_merges``); each kept one gets its reasons here.
+    """
     forest = _UnionFind(events)
-    kept = [m for m in merges if forest.union(m.a, m.b, rules)]
-    members: dict[str, list[Event]] = {}
-    for event in events:
-        members.setdefault(forest.find(event.event_id), []).append(event)
-    edges: dict[str, list[Merge]] = {}
-    for merge in sorted(kept, key=lambda m: (m.a, m.b)):
-        edges.setdefault(forest.find(merge.a), []).append(merge)
-    return [(members[root], edges.get(root, [])) for root in sorted(members)]
+    kept = sorted(
+        (i, j) for i, j in zip(*(m.tolist() for m in merges), strict=True) if forest.union(i, j, rules)
+    )
+    edges: dict[int, list[tuple[int, int]]] = {}
+    for i, j in kept:
+        edges.setdefault(forest.find(i), []).append((i, j))
+    roots = np.array([forest.find(n) for n in range(len(events))], dtype=np.int64)
+    by_root = np.argsort(roots, kind="stable")  # each cluster's members in id order, clusters by root
+    starts = [*np.flatnonzero(np.diff(roots[by_root], prepend=-1)).tolist(), len(events)]
+    for first, end in itertools.pairwise(starts):
+        root, where = int(roots[by_root[first]]), by_root[first:end]
+        members = [events[n] for n in where.tolist()]
+        yield where, members, [_merge(events[i], events[j], rules) for i, j in edges.get(root, [])]
+
+
+def _merge(a: Event, b: Event, rules: ClusterRules) -> Merge:
+    reasons = compatibility(a, b, rules)
+    assert reasons is not None  # a kept merge was compatible when found: the same two events
+    return Merge(a.event_id, b.event_id, tuple(reasons), merge_order(a, b))
 
 
 def _fatalities(canonical: Event, stated: list[int], policy: str) -> int:

@@ -142,6 +142,7 @@ class Event:
     place_from_sentence: bool = False  # the place was read from this event's own sentence
     date_from_sentence: bool = False
     date_is_publication: bool = False  # the event happened on or before this date
+    location: Any = None  # the row's location column, written to the clusters table as it is
 
     @property
     def point(self) -> tuple[float, float] | None:
@@ -170,8 +171,10 @@ def _days(frame: pd.DataFrame) -> list[int | None]:
         return [None] * len(frame)
     stamps = pd.to_datetime(frame["event_date"].astype(object), errors="raise")
     floored = stamps.dt.floor("D").astype("datetime64[s]").astype("int64") // 86400 + _UNIX_EPOCH_ORDINAL
+    shared: dict[int, int] = {}  # one int object a day, not one an event (28 bytes each)
     return [
-        None if gone else int(d) for d, gone in zip(floored.tolist(), stamps.isna().tolist(), strict=True)
+        None if gone else shared.setdefault(d, d)
+        for d, gone in zip(floored.tolist(), stamps.isna().tolist(), strict=True)
     ]
 
 
@@ -187,10 +190,12 @@ class _StopActors:
         self._names = rules.stop_actor_names
         joined = "|".join(f"(?:{p})" for p in rules.stop_actor_patterns)
         self._pattern = re.compile(joined) if joined else None
+        self._shared: dict[frozenset[str], frozenset[str]] = {}
 
     def actors(self, names: list[Any]) -> frozenset[str]:
         folded = (str(n).casefold().strip() for n in names if n is not None)
-        return frozenset(n for n in folded if n and not self._stopped(n))
+        found = frozenset(n for n in folded if n and not self._stopped(n))
+        return self._shared.setdefault(found, found)  # a set a name set: ~0.2 KB an event less
 
     def _stopped(self, name: str) -> bool:
         return name in self._names or bool(self._pattern and self._pattern.fullmatch(name))
@@ -206,14 +211,31 @@ _READ_COLUMNS: tuple[str, ...] = (
 INPUT_COLUMNS: tuple[str, ...] = (*_READ_COLUMNS, "event_date", "location")
 
 
+# Columns whose values repeat across rows (an article's events share its id and source): the
+# events keep one string object per distinct value, not one a row (~60 bytes each).
+_REPEATED_COLUMNS: tuple[str, ...] = ("event_type", "article_id", "source", "iso3")
+
+
+def _shared(values: list[Any]) -> list[Any]:
+    one: dict[str, str] = {}
+    return [one.setdefault(v, v) if isinstance(v, str) else v for v in values]
+
+
 def parse_events(frame: pd.DataFrame, rules: ClusterRules) -> list[Event]:
     """One ``Event`` per row, read column by column (row-wise pandas access is the slow part at scale)."""
     columns = {c: _column(frame, c) for c in _READ_COLUMNS}
-    days, stop = _days(frame), _StopActors(rules)
-    return [_event({c: v[n] for c, v in columns.items()}, days[n], stop, rules) for n in range(len(frame))]
+    where = frame["location"].tolist() if "location" in frame.columns else [None] * len(frame)
+    columns |= {c: _shared(columns[c]) for c in _REPEATED_COLUMNS}
+    where, days, stop = _shared(where), _days(frame), _StopActors(rules)
+    return [
+        _event({c: v[n] for c, v in columns.items()}, days[n], stop, rules, where[n])
+        for n in range(len(frame))
+    ]
 
 
-def _event(row: dict[str, Any], day: int | None, stop: _StopActors, rules: ClusterRules) -> Event:
+def _event(
+    row: dict[str, Any], day: int | None, stop: _StopActors, rules: ClusterRules, location: Any
+) -> Event:
     kind, placed = str(row["event_type"]), row["latitude"] is not None and row["longitude"] is not None
     stated, fatalities = row["fatalities_text"] is not None, row["fatalities"]
     return Event(
@@ -234,6 +256,7 @@ def _event(row: dict[str, Any], day: int | None, stop: _StopActors, rules: Clust
         and _from_sentence(row["geo_reason"], rules.strong_place_reasons),
         date_from_sentence=_from_sentence(row["date_reason"], rules.strong_date_reasons),
         date_is_publication=_from_sentence(row["date_reason"], rules.publication_date_reasons),
+        location=location,
     )
 
 
