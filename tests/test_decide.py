@@ -554,3 +554,40 @@ def test_a_condition_clause_is_hypothetical_however_its_opener_is_parsed() -> No
     doc = Doc(spacy.blank("en").vocab, words=words, heads=heads, deps=deps)
     assert POLICY.modality.of(doc[2]) == "hypothetical"
     assert POLICY.modality.of(doc[6]) == "asserted"
+
+
+# -- issue 3, round 3: time clauses and concessives ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "model_scores", "expected"),
+    [
+        # An event in an 'after' clause is the sentence's event when the main clause is none, even
+        # when the parser reads the clause's subject as the object of 'after'.
+        (
+            "Last week the donors suspended aid to the opposition after rebel fighters overran a compound "
+            "and two depots of the army near the border.",
+            NEUTRAL,
+            ("armed_clash", "asserted"),
+        ),
+        # The concessive presupposes the fighting: the main clause's 'may' frames the analysis.
+        (
+            "Despite the ongoing fighting around the city, which left 20 people dead on Monday, the group's "
+            "strength may be overstated, analysts write.",
+            scores(none=0.3, armed_clash=0.4),
+            ("armed_clash", "asserted"),
+        ),
+    ],
+)
+def test_time_clauses_and_concessives(nlp_full, text: str, model_scores, expected) -> None:  # type: ignore[no-untyped-def]
+    row = _decide(nlp_full, text, model_scores)
+    assert (row.event_type, row.modality) == expected, row.coded_by
+
+
+def test_a_cue_below_the_concessive_still_counts(nlp_full) -> None:  # type: ignore[no-untyped-def]
+    # 'despite' stops the main clause's framing, not the event's own: a denied clash stays negated.
+    text = "Despite no clashes in the city on Monday, the curfew may stay in place, officials said."
+    doc, sentence = nlp_full(text), _sentence(text)
+    match = next(m for m in RULES.match(doc, sentence) if m.event_type == "armed_clash")
+    trigger = doc.char_span(match.trigger_start, match.trigger_end, alignment_mode="expand")
+    assert trigger is not None and POLICY.modality_of(trigger.root) == "negated"

@@ -10,6 +10,7 @@ import pytest
 import spacy
 from hypothesis import given
 from hypothesis import strategies as st
+from spacy.tokens import Doc
 
 from coder.classify.rules import RULES_FILE, RuleSet
 from coder.config import PROJECT_ROOT
@@ -224,3 +225,19 @@ def test_matches_are_deterministic(nlp_full) -> None:  # type: ignore[no-untyped
     first = RULES.match(nlp_full(text), _sentence(text))
     assert first == RULES.match(nlp_full(text), _sentence(text))
     assert [m.trigger_start for m in first] == sorted(m.trigger_start for m in first)
+
+
+@pytest.mark.parametrize(
+    ("subject", "lemma", "fires"), [("rebels", "rebel", True), ("troops", "troop", False)]
+)
+def test_seizure_in_a_time_clause_misparsed_as_a_preposition(subject: str, lemma: str, fires: bool) -> None:
+    # The parser sometimes reads 'after rebels overran a compound' with 'rebels' the object of
+    # 'after': that reading keeps the rule's non-state subject test.
+    words = ["Aid", "stopped", "after", subject, "overran", "a", "compound", "."]
+    heads = [1, 1, 4, 2, 1, 6, 4, 1]
+    deps = ["nsubj", "ROOT", "mark", "pobj", "advcl", "det", "dobj", "punct"]
+    lemmas = ["aid", "stop", "after", lemma, "overrun", "a", "compound", "."]
+    pos = ["NOUN", "VERB", "SCONJ", "NOUN", "VERB", "DET", "NOUN", "PUNCT"]
+    doc = Doc(spacy.blank("en").vocab, words=words, heads=heads, deps=deps, lemmas=lemmas, pos=pos)
+    found = {m.rule_id for m in RULES.match(doc, _sentence(doc.text))}
+    assert ("armed_clash.seize_territory.v1" in found) is fires
