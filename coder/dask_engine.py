@@ -1,7 +1,8 @@
 """Scale-out engine: the same ``pipeline.code_batch`` over batches on dask.distributed.
 
 The driver streams and batches the inputs exactly as the local engine does, but it never
-loads the spaCy pipeline (``Stages.load_for_driver``): each worker loads the stages once,
+loads the spaCy pipeline nor the event-type model, nor imports scikit-learn
+(``Stages.load_for_driver``: stand-ins carry their versions): each worker loads the stages once,
 through a worker plugin that keeps them on the worker object, not in a module global, and
 the engine waits for every worker's plugin before the first batch goes out, so start-up is
 a phase of its own. A LocalCluster forks its workers from a fork server that imports the coder
@@ -56,7 +57,8 @@ LOCAL_CLUSTER_CONFIG = {
     # on a small machine the workers' imports compete with each other and with the driver at start-up.
     "distributed.worker.multiprocessing-method": "forkserver",
 }
-# Imported once, by the fork server, before it forks any worker: what every worker imports anyway.
+# Imported once, by the fork server, before it forks any worker: what every worker imports anyway
+# (the driver itself imports none of ``LAZY_MODULES``).
 FORKSERVER_PRELOAD = ["distributed", "coder.pipeline", *pipeline.LAZY_MODULES]
 
 

@@ -28,6 +28,7 @@ import pandas as pd
 
 from coder import actors, casualties, clusters, dates, geo, ingest, segment
 from coder.classify import decide, evaluate, rules
+from coder.classify.model import HEAVY_MODULES, EventTypeModel, ModelStandIn
 from coder.config import Settings
 from coder.errors import ConfigError
 from coder.nlp import add_entities, is_stand_in, load_pipeline, parse, stand_in_pipeline
@@ -45,12 +46,11 @@ if TYPE_CHECKING:
     from spacy.language import Language
     from spacy.tokens import Doc
 
-    from coder.classify.model import EventTypeModel
-
-# Imported by ``Stages`` when it loads, not with this module: scikit-learn and skops cost ~4 CPU s to
-# import, before a Dask driver's workers can even start. Engines that start fresh processes to code
-# in import them there ahead of the first batch (``dask_engine``'s fork server).
-LAZY_MODULES = ("coder.classify.model",)
+# Imported when the model loads (``Stages.load``), not with this module nor by a Dask driver's stages:
+# scikit-learn and skops cost ~4 CPU s to import, before the driver's workers can even start. Engines
+# that start fresh processes to code in import them there ahead of the first batch (``dask_engine``'s
+# fork server).
+LAZY_MODULES = HEAVY_MODULES
 
 
 @dataclass
@@ -60,7 +60,7 @@ class Stages:
     settings: Settings
     nlp: Language
     rules: rules.RuleSet
-    model: EventTypeModel
+    model: EventTypeModel | ModelStandIn
     policy: decide.Policy
     boilerplate: ingest.BoilerplateRules
     segmenter: segment.Segmenter
@@ -71,24 +71,23 @@ class Stages:
 
     @classmethod
     def load(cls, settings: Settings) -> Stages:
-        return cls._load(settings, load_pipeline(settings))
+        return cls._load(settings, load_pipeline(settings), EventTypeModel.load(settings.model_dir))
 
     @classmethod
     def load_for_driver(cls, settings: Settings) -> Stages:
         """The stages of a process that reads inputs and writes the release but codes nothing (the Dask
-        driver): the spaCy pipeline is left to the workers, and a stand-in carrying the installed one's
-        meta keeps ``versions()`` (the manifest) the same. ``code_batch`` refuses to code with them."""
-        return cls._load(settings, stand_in_pipeline(settings))
+        driver): the spaCy pipeline and the event-type model are left to the workers, and stand-ins
+        carrying their versions keep ``versions()`` (the manifest) the same. ``code_batch`` refuses to
+        code with them."""
+        return cls._load(settings, stand_in_pipeline(settings), ModelStandIn.load(settings.model_dir))
 
     @classmethod
-    def _load(cls, settings: Settings, nlp: Language) -> Stages:
-        from coder.classify import model
-
+    def _load(cls, settings: Settings, nlp: Language, model: EventTypeModel | ModelStandIn) -> Stages:
         return cls(
             settings=settings,
             nlp=nlp,
             rules=rules.RuleSet.load(settings.rules_dir),
-            model=model.EventTypeModel.load(settings.model_dir),
+            model=model,
             policy=decide.Policy.load(settings.rules_dir),
             boilerplate=ingest.load_boilerplate_rules(settings.rules_dir / "boilerplate.json"),
             segmenter=segment.Segmenter.load(settings.rules_dir / "abbreviations.json"),
@@ -128,8 +127,8 @@ def code_batch(items: Sequence[Article | Reject], stages: Stages) -> BatchResult
 
     Every article is classified first; entities are then recognised in one batch over the docs
     that become event rows, which are built last (entities are read by actors and geo only)."""
-    if is_stand_in(stages.nlp):
-        raise ConfigError("these stages were loaded for a Dask driver (no spaCy pipeline) and cannot code")
+    if is_stand_in(stages.nlp) or isinstance(stages.model, ModelStandIn):
+        raise ConfigError("these stages were loaded for a Dask driver (no spaCy, no model) and cannot code")
     result = BatchResult()
     articles = [item for item in items if isinstance(item, Article)]
     result.rejects.extend(item for item in items if isinstance(item, Reject))

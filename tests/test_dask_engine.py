@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from coder import build, pipeline
+from coder.classify.model import ModelStandIn
 from coder.config import PROJECT_ROOT, Settings
 from coder.errors import ConfigError
 from coder.records import Article
@@ -59,6 +60,7 @@ def test_dask_build_reports_its_phases(dask_build: build.BuildOutcome) -> None:
 def test_driver_stages_leave_spacy_to_the_workers(stages: pipeline.Stages) -> None:
     light = pipeline.Stages.load_for_driver(Settings())
     assert light.nlp.pipe_names == []
+    assert isinstance(light.model, ModelStandIn)  # its version read from model.json, no scikit-learn
     assert light.versions() == stages.versions()
     text = "Two bombs exploded in Baghdad."
     article = Article("a1", text, None, None, "none", None, None, "t.txt", None, "0")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +16,15 @@ from hypothesis import strategies as st
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
-from coder.classify.model import META_FILE, MODEL_FILE, EventTypeModel, _fast_path_applies, _tfidf, analyze
+from coder.classify.model import (
+    META_FILE,
+    MODEL_FILE,
+    EventTypeModel,
+    ModelStandIn,
+    _fast_path_applies,
+    _tfidf,
+    analyze,
+)
 from coder.config import Settings
 from coder.errors import ModelError
 from coder.records import EVENT_TYPES
@@ -147,6 +157,42 @@ def test_foreign_metadata_is_refused(tiny_model: EventTypeModel, tmp_path: Path)
     (tmp_path / META_FILE).write_text("{broken", encoding="utf-8")
     with pytest.raises(ModelError, match="unreadable"):
         EventTypeModel.load(tmp_path)
+
+
+def test_stand_in_reads_the_version_and_refuses_to_score(tiny_model: EventTypeModel, tmp_path: Path) -> None:
+    tiny_model.save(tmp_path)
+    stand_in = ModelStandIn.load(tmp_path)
+    assert stand_in.version == EventTypeModel.load(tmp_path).version == tiny_model.version
+    assert stand_in.model_sha256 == hashlib.sha256((tmp_path / MODEL_FILE).read_bytes()).hexdigest()
+    for score in (stand_in.predict_proba, stand_in.predict_scores, stand_in.predict):
+        with pytest.raises(ModelError, match="stand-in"):
+            score(["Troops clashed with rebels."])
+
+
+def test_stand_in_refuses_what_the_model_refuses(tiny_model: EventTypeModel, tmp_path: Path) -> None:
+    # A driver fails at start-up on a missing, altered or foreign model, as a process that loads it does.
+    with pytest.raises(ModelError, match="metadata is missing"):
+        ModelStandIn.load(tmp_path)
+    tiny_model.save(tmp_path)
+    path = tmp_path / MODEL_FILE
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(ModelError, match="checksum"):
+        ModelStandIn.load(tmp_path)
+    path.unlink()
+    with pytest.raises(ModelError, match="model file is missing"):
+        ModelStandIn.load(tmp_path)
+    foreign = {"format": "someone-else", "version": "1"}
+    (tmp_path / META_FILE).write_text(json.dumps(foreign), encoding="utf-8")
+    with pytest.raises(ModelError, match="foreign"):
+        ModelStandIn.load(tmp_path)
+
+
+def test_importing_the_model_module_leaves_scikit_learn_out() -> None:
+    # The stand-in exists so a process can record the model without paying scikit-learn's import.
+    heavy = ["sklearn", "skops", "scipy"]
+    code = f"import sys, coder.classify.model; print([m for m in {heavy!r} if m in sys.modules])"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "[]"
 
 
 def _rewrite_checksum(model_dir: Path) -> None:

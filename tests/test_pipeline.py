@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 
 from coder import pipeline
 from coder.classify import rules
+from coder.classify.model import ModelStandIn
 from coder.config import PROJECT_ROOT, Settings
+from coder.errors import ConfigError, ModelError
 from coder.records import Article, Reject
 
 SEEDS = PROJECT_ROOT / "seeds"
@@ -119,9 +121,25 @@ def test_rules_that_test_entity_types_see_entities(
 
 
 def test_scikit_learn_waits_for_the_stages_to_load() -> None:
-    # A Dask driver imports the pipeline but codes nothing: scikit-learn and skops (~4 CPU s) must not
-    # delay its workers' start; they come with the first Stages.load.
+    # A Dask driver imports the pipeline and loads its own stages but codes nothing: scikit-learn and
+    # skops (~4 CPU s) must not delay its workers' start; they come with the first Stages.load.
     lazy = ["sklearn", "skops", *pipeline.LAZY_MODULES]
-    code = f"import sys, coder.build; print([m for m in {lazy!r} if m in sys.modules])"
+    code = (
+        "import sys, coder.build; from coder.config import Settings; "
+        "coder.pipeline.Stages.load_for_driver(Settings()); "
+        f"print([m for m in {lazy!r} if m in sys.modules])"
+    )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "[]"
+
+
+def test_stages_with_the_model_stand_in_refuse_to_code(
+    stages: pipeline.Stages, seed_articles: list[Article]
+) -> None:
+    # The stand-in knows the model's version, not its weights: coding with it would be silently wrong.
+    light = dataclasses.replace(stages, model=ModelStandIn.load(stages.settings.model_dir))
+    assert light.versions() == stages.versions()
+    with pytest.raises(ConfigError, match="Dask driver"):
+        pipeline.code_batch(seed_articles[:1], light)
+    with pytest.raises(ModelError, match="stand-in"):
+        pipeline.classify_texts(["Two bombs exploded in Baghdad."], light)

@@ -5,6 +5,10 @@ sparse. It follows the scikit-learn estimator contract: hyper-parameters are
 stored as given in ``__init__``, learned state ends in ``_``. Files are written
 with skops and read back with an explicit allow-list of types, never pickle;
 a missing, corrupted, altered or foreign file raises ``ModelError``.
+
+scikit-learn, skops and scipy (~4 CPU s to import) are imported by the functions that fit, score,
+save or load, not with this module: a process that only records which model codes (the Dask
+driver) reads ``model.json`` through ``ModelStandIn`` and never pays for them.
 """
 
 from __future__ import annotations
@@ -15,22 +19,31 @@ import json
 import re
 import zipfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
-import sklearn
-import skops.io as sio
-from scipy.sparse import csr_matrix
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import normalize
 
 from coder.errors import ModelError
 from coder.records import EVENT_TYPES
 
+if TYPE_CHECKING:
+    from scipy.sparse import csr_matrix
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import Pipeline
+
+# What fitting, scoring and loading import: a process that codes imports them ahead of its first batch
+# (``dask_engine``'s fork server), one that only records the version never does.
+HEAVY_MODULES = (
+    "scipy.sparse",
+    "sklearn.feature_extraction.text",
+    "sklearn.linear_model",
+    "sklearn.pipeline",
+    "sklearn.preprocessing",
+    "skops.io",
+)
 MODEL_FILE = "model.skops"
 META_FILE = "model.json"
 FORMAT = "coder.event-type.v1"
@@ -81,6 +94,10 @@ class EventTypeModel:
         self.labels: tuple[str, ...] = EVENT_TYPES
 
     def _build(self) -> Pipeline:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import Pipeline
+
         features = TfidfVectorizer(analyzer=analyze, sublinear_tf=True, min_df=self.min_df)
         # Balanced weights: airstrikes and arms transfers are rare in every corpus; their recall matters.
         classifier = LogisticRegression(
@@ -132,6 +149,9 @@ class EventTypeModel:
 
     def save(self, model_dir: Path, extra: dict[str, Any] | None = None) -> None:
         """Write ``model.skops`` and ``model.json`` (version, hyper-parameters, file checksum)."""
+        import sklearn
+        import skops.io as sio
+
         model_dir.mkdir(parents=True, exist_ok=True)
         path = model_dir / MODEL_FILE
         path.write_bytes(_normalised_zip(sio.dumps(self._fitted())))
@@ -157,13 +177,7 @@ class EventTypeModel:
     @classmethod
     def load(cls, model_dir: Path) -> EventTypeModel:
         meta = _read_meta(model_dir)
-        path = model_dir / MODEL_FILE
-        if not path.is_file():
-            raise ModelError("model file is missing; run `coder train` or `make model`", path=str(path))
-        if _sha256(path) != meta.get("model_sha256"):
-            raise ModelError(
-                "model file does not match the checksum in model.json (corrupted?)", path=str(path)
-            )
+        path = _checked_file(model_dir, meta)
         pipeline = _load_pipeline(path)
         params = meta.get("params", {})
         model = cls(
@@ -176,6 +190,48 @@ class EventTypeModel:
         return model
 
 
+@dataclass(frozen=True)
+class ModelStandIn:
+    """The installed model's version and checksum, read from ``model.json`` (the model file's checksum
+    checked) without scikit-learn or skops, for a process that records which model codes (a release
+    manifest) but scores nothing (the Dask driver). It refuses to score."""
+
+    version: str
+    model_sha256: str
+    labels: tuple[str, ...] = EVENT_TYPES
+
+    @classmethod
+    def load(cls, model_dir: Path) -> ModelStandIn:
+        """The same refusals as ``EventTypeModel.load`` for missing, foreign or corrupted files, but
+        the types inside the file, which only skops can list, are checked where the model loads."""
+        meta = _read_meta(model_dir)
+        _checked_file(model_dir, meta)
+        return cls(version=str(meta["version"]), model_sha256=str(meta["model_sha256"]))
+
+    def predict_proba(self, texts: Sequence[str]) -> NoReturn:
+        self._refuse()
+
+    def predict_scores(self, texts: Sequence[str]) -> NoReturn:
+        self._refuse()
+
+    def predict(self, texts: Sequence[str]) -> NoReturn:
+        self._refuse()
+
+    def _refuse(self) -> NoReturn:
+        # Scoring with no model would code every sentence as nothing, silently.
+        raise ModelError(f"the event-type model stand-in ({self.version}) cannot score; load the model")
+
+
+def _checked_file(model_dir: Path, meta: dict[str, Any]) -> Path:
+    """The model file, present and matching the checksum ``model.json`` records."""
+    path = model_dir / MODEL_FILE
+    if not path.is_file():
+        raise ModelError("model file is missing; run `coder train` or `make model`", path=str(path))
+    if _sha256(path) != meta.get("model_sha256"):
+        raise ModelError("model file does not match the checksum in model.json (corrupted?)", path=str(path))
+    return path
+
+
 def _fast_path_applies(features: TfidfVectorizer) -> bool:
     params = features.get_params()
     return params["analyzer"] is analyze and all(params[k] == v for k, v in _FAST_PARAMS.items())
@@ -184,6 +240,9 @@ def _fast_path_applies(features: TfidfVectorizer) -> bool:
 def _tfidf(features: TfidfVectorizer, texts: Sequence[str]) -> csr_matrix:
     """``features.transform(texts)`` in one sparse build: sklearn's per-document Python loop over
     feature counters was half of the scoring time, and the model scores every sentence."""
+    from scipy.sparse import csr_matrix
+    from sklearn.preprocessing import normalize
+
     vocabulary_get = features.vocabulary_.get
     rows: list[int] = []
     cols: list[int] = []
@@ -215,6 +274,9 @@ def _read_meta(model_dir: Path) -> dict[str, Any]:
 
 
 def _load_pipeline(path: Path) -> Pipeline:
+    import skops.io as sio
+    from sklearn.pipeline import Pipeline
+
     try:
         untrusted = sio.get_untrusted_types(file=path)
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError, AttributeError, OSError) as exc:
