@@ -9,8 +9,12 @@ replaced by the template copier), so everything after coding runs as in a real b
 tables, event rows, clustering, validation, quarantine, commit. Each size runs in its own child
 process; peak RSS is the child's ``VmHWM`` (Linux; ``ru_maxrss`` elsewhere, which on Linux keeps the
 forking parent's high-water mark across ``exec``, about 540 MB here), CPU its ``process_time``.
+With ``--rebuild`` each size is built twice into one datasets folder, each build in its own child:
+the second is a new version of the first, so it is compared with a previous release (the diff
+summary of its manifest) and the figures are that second build's.
 
     .venv/bin/python bench/tail_memory.py --articles 2000 20000
+    .venv/bin/python bench/tail_memory.py --rebuild --articles 2000
 """
 
 from __future__ import annotations
@@ -120,7 +124,8 @@ class FakeStages:
         return {"bench": "tail_memory"}
 
 
-def child(n_articles: int, template: Path, out: Path) -> None:
+def child(n_articles: int, template: Path, out: Path, datasets: Path | None = None) -> None:
+    """One build of ``n_articles`` into ``datasets`` (a temporary folder when None); figures to ``out``."""
     import pandas as pd
 
     from coder import build
@@ -146,10 +151,12 @@ def child(n_articles: int, template: Path, out: Path) -> None:
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     cpu = time.process_time()
     with tempfile.TemporaryDirectory(prefix="coder-tail-") as tmp:
-        settings = Settings.from_env().with_overrides(datasets_dir=Path(tmp))
+        settings = Settings.from_env().with_overrides(datasets_dir=datasets or Path(tmp))
         outcome = build.build_release([], "bench", settings, stages=FakeStages(settings))  # type: ignore[arg-type]
     figures = {
         "articles": n_articles,
+        "version": outcome.release.version,
+        "compared_to_previous": outcome.release.manifest.get("compared_to_previous"),
         "events": outcome.counts["events"],
         "clusters": outcome.counts.get("clusters"),
         "peak_rss_mb": _peak_rss_mb(),
@@ -182,10 +189,12 @@ def main() -> None:
     parser.add_argument("--articles", type=int, nargs="+", default=[2000, 20000])
     parser.add_argument("--template", type=Path, help="a seeds release folder (built when omitted)")
     parser.add_argument("--keep", help="label: keep the figures in bench/results/<date>-tail-<label>.json")
+    parser.add_argument("--rebuild", action="store_true", help="build twice; figures of the second build")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--datasets", type=Path, help=argparse.SUPPRESS)  # the child's datasets folder
     args = parser.parse_args()
     if args.child:
-        child(int(args.child[0]), Path(args.child[1]), Path(args.child[2]))
+        child(int(args.child[0]), Path(args.child[1]), Path(args.child[2]), args.datasets)
         return
     results = []
     with tempfile.TemporaryDirectory(prefix="coder-tail-bench-") as tmp:
@@ -193,8 +202,11 @@ def main() -> None:
         for n in args.articles:
             out = Path(tmp) / f"tail-{n}.json"
             cmd = [sys.executable, __file__, "--child", str(n), str(template), str(out)]
+            if args.rebuild:  # a first build the second is compared with, in the same datasets folder
+                cmd += ["--datasets", str(Path(tmp) / f"datasets-{n}")]
+                subprocess.run(cmd, check=True)
             subprocess.run(cmd, check=True)
-            results.append(json.loads(out.read_text(encoding="utf-8")))
+            results.append(json.loads(out.read_text(encoding="utf-8")) | {"rebuild": args.rebuild})
             print(json.dumps(results[-1]), flush=True)
     if args.keep:
         path = ROOT / "bench" / "results" / f"{date.today().isoformat()}-tail-{args.keep}.json"

@@ -9,7 +9,9 @@ they go to a spill file in the release's temp folder (gone with an aborted relea
 ``cluster`` reads back only the columns clustering looks at (``clusters.INPUT_COLUMNS``), and
 ``write_events`` streams the full rows back in fixed chunks: each gets its cluster ids, is validated
 (``ChunkValidator``: the chunks are one table to it), loses its failing rows (quarantine, as a
-whole-table validation would remove them) and is written. The clusters table is validated and
+whole-table validation would remove them) and is written; on a rebuild the written rows also go to a
+second spill, which the summary against the previous release reads a column at a time (``SpillColumns``,
+``diff.summary_against``) instead of holding them. The clusters table is validated and
 written in chunks too, before the event rows, so neither it nor validation's copies of it are held
 while the events stream.
 """
@@ -162,7 +164,24 @@ class EventsWritten:
 
     updates: dict[str, store.ColumnUpdate]  # n_events of articles that lost quarantined events
     rows: int  # event rows written (after quarantine)
-    kept: pd.DataFrame | None = None  # the written rows, when asked for (a diff against a release)
+    kept: SpillColumns | None = None  # the written rows, when asked for (a diff against a release)
+
+
+@dataclass(frozen=True)
+class SpillColumns:
+    """Written event rows, kept on disk rather than in memory and read back a column at a time (a
+    ``diff.EventColumns``: what the summary against the previous release reads)."""
+
+    spill: store.SpillFile
+    columns: list[str]
+
+    @property
+    def rows(self) -> int:
+        return self.spill.rows
+
+    def column(self, name: str) -> pd.Series:
+        parts = [frame[name] for frame in self.spill.frames([name])]
+        return pd.concat(parts, ignore_index=True) if parts else pd.Series([], dtype=object)
 
 
 def cluster(
@@ -232,8 +251,10 @@ def write_events(
     *,
     keep: bool = False,
 ) -> EventsWritten:
-    """Stream the spilled rows into the release's events table: cluster ids, validation, quarantine."""
-    recount, kept, start, written = _Recount(), [], 0, 0
+    """Stream the spilled rows into the release's events table: cluster ids, validation, quarantine.
+    With ``keep`` the written rows also go to a second spill (removed when the release is committed)."""
+    recount, start, written = _Recount(), 0, 0
+    kept = SpillColumns(writer.spill("events"), list(columns)) if keep else None
     for chunk in fixed_chunks(spill.frames(), EVENT_CHUNK_ROWS):
         chunk = chunk.reindex(columns=columns)
         chunk["event_cluster_id"] = cluster_ids[start : start + len(chunk)]
@@ -244,11 +265,10 @@ def write_events(
         clean = chunk[~failing].reset_index(drop=True)
         writer.append("events", clean)
         written += len(clean)
-        if keep:
-            kept.append(clean)
+        if kept is not None:
+            kept.spill.append(clean)
     if not start:  # no events: the table is still validated, and written empty
         checker.validate("events", pd.DataFrame(columns=columns))
     writer.append("events", pd.DataFrame(columns=columns))
     spill.remove()
-    frame = (pd.concat(kept, ignore_index=True) if kept else pd.DataFrame(columns=columns)) if keep else None
-    return EventsWritten(recount.updates(), written, frame)
+    return EventsWritten(recount.updates(), written, kept)

@@ -13,16 +13,19 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from coder import store
-from coder.errors import ReleaseError
+from coder.errors import IntegrityError, ReleaseError
 
 TABLES: tuple[str, ...] = ("articles", "sentences", "events", "clusters", "rejects")
 MATCH_KEYS: tuple[tuple[str, ...], ...] = (
@@ -34,6 +37,81 @@ MATCH_KEYS: tuple[tuple[str, ...], ...] = (
 IDENTITY_COLUMNS = frozenset({"event_id"})
 SUMMARY_COLUMNS: tuple[str, ...] = ("event_id", "event_type", "event_date", "location", "notes")
 FLOAT_TOLERANCE = 1e-9  # coordinates/confidences written by the same code path compare equal
+KEY_COLUMNS: tuple[str, ...] = tuple(dict.fromkeys(c for key in MATCH_KEYS for c in key))
+KeyColumns = dict[str, list[Any]]  # column -> its values in row order
+
+
+class EventColumns(Protocol):
+    """Event rows read a column at a time, so that a summary never holds whole rows of a big release."""
+
+    @property
+    def columns(self) -> list[str]: ...
+
+    @property
+    def rows(self) -> int: ...
+
+    def column(self, name: str) -> Iterable[Any]: ...
+
+
+@dataclass(frozen=True)
+class FrameColumns:
+    """``EventColumns`` of rows already in memory."""
+
+    frame: pd.DataFrame
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self.frame.columns)
+
+    @property
+    def rows(self) -> int:
+        return len(self.frame)
+
+    def column(self, name: str) -> Iterable[Any]:
+        return self.frame[name]
+
+
+@dataclass(frozen=True)
+class ReleaseColumns:
+    """``EventColumns`` of a release's events file, a column at a time, typed as ``store.read_table``
+    types it (nullable ints and bools, dates as ``datetime.date``)."""
+
+    release: Path
+
+    @property
+    def columns(self) -> list[str]:
+        return list(self._read(pq.read_schema).names)
+
+    @property
+    def rows(self) -> int:
+        return int(self._read(pq.read_metadata).num_rows)
+
+    def column(self, name: str) -> Iterable[Any]:
+        arrow = self._read(lambda path: pq.read_table(path, columns=[name]))
+        return arrow.to_pandas(types_mapper=_pandas_type, date_as_object=True)[name]
+
+    def _read(self, reader: Callable[[Path], Any]) -> Any:
+        entry = store.read_manifest(self.release)["tables"].get("events")
+        if entry is None:
+            raise ReleaseError("release has no events table", path=str(self.release))
+        try:
+            return reader(self.release / entry["file"])
+        except (OSError, pa.ArrowException) as exc:
+            raise IntegrityError(f"events cannot be read: {exc}", path=str(self.release)) from None
+
+
+def _pandas_type(arrow_type: pa.DataType) -> Any:
+    """As ``store.read_table``: an int column with a null stays an int column."""
+    if pa.types.is_integer(arrow_type):
+        return pd.Int64Dtype()
+    if pa.types.is_boolean(arrow_type):
+        return pd.BooleanDtype()
+    return None
+
+
+def _values(source: EventColumns, name: str) -> list[Any]:
+    """A column's values as ``DataFrame.to_dict(orient="records")`` gives them (numpy scalars boxed)."""
+    return [v.item() if isinstance(v, np.generic) else v for v in source.column(name)]
 
 
 @dataclass(frozen=True)
@@ -197,27 +275,38 @@ def _label(release: Path) -> str:
     return f"{manifest.get('name') or release.parent.name}/{manifest.get('version') or release.name}"
 
 
-def _unique_index(rows: list[dict[str, Any]], key: Sequence[str]) -> dict[tuple[Any, ...], int]:
-    """Key -> row position, for keys that occur exactly once and have no missing part."""
-    keys = [tuple(_jsonable(r.get(c)) for c in key) for r in rows]
-    counts = Counter(keys)
-    return {k: i for i, k in enumerate(keys) if counts[k] == 1 and None not in k}
+def _unique_positions(
+    keys: KeyColumns, key: Sequence[str], positions: list[int]
+) -> dict[tuple[Any, ...], int]:
+    """Key -> row position among ``positions``, for keys that occur once there and have no missing part."""
+    values = [tuple(_jsonable(keys[c][i]) for c in key) for i in positions]
+    counts = Counter(values)
+    return {k: i for i, k in zip(positions, values, strict=True) if counts[k] == 1 and None not in k}
+
+
+def _match_keys(old: KeyColumns, n_old: int, new: KeyColumns, n_new: int) -> list[tuple[int, int, str]]:
+    """(old position, new position, key name) for every matched pair; each row matched at most once."""
+    pairs: list[tuple[int, int, str]] = []
+    left, right = list(range(n_old)), list(range(n_new))
+    for key in MATCH_KEYS:
+        old_index, new_index = _unique_positions(old, key, left), _unique_positions(new, key, right)
+        name = "+".join(key)
+        found = [
+            (old_index[k], new_index[k], name) for k in sorted(set(old_index) & set(new_index), key=repr)
+        ]
+        pairs += found
+        gone_old, gone_new = {i for i, _, _ in found}, {j for _, j, _ in found}
+        left, right = [i for i in left if i not in gone_old], [j for j in right if j not in gone_new]
+    return pairs
 
 
 def _match(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[tuple[int, int, str]]:
-    """(old position, new position, key name) for every matched pair; each row matched at most once."""
-    pairs: list[tuple[int, int, str]] = []
-    left, right = set(range(len(old))), set(range(len(new)))
-    for key in MATCH_KEYS:
-        old_index = _unique_index([old[i] for i in sorted(left)], key)
-        new_index = _unique_index([new[j] for j in sorted(right)], key)
-        old_pos, new_pos = sorted(left), sorted(right)
-        for k in sorted(set(old_index) & set(new_index), key=repr):
-            i, j = old_pos[old_index[k]], new_pos[new_index[k]]
-            pairs.append((i, j, "+".join(key)))
-            left.discard(i)
-            right.discard(j)
-    return pairs
+    """``_match_keys`` of whole rows (``diff_releases`` lists them, so it holds them anyway)."""
+    return _match_keys(_row_keys(old), len(old), _row_keys(new), len(new))
+
+
+def _row_keys(rows: list[dict[str, Any]]) -> KeyColumns:
+    return {c: [r.get(c) for r in rows] for c in KEY_COLUMNS}
 
 
 def _changes(old: dict[str, Any], new: dict[str, Any], columns: Sequence[str]) -> tuple[FieldChange, ...]:
@@ -287,24 +376,52 @@ def diff_releases(a: Path, b: Path) -> ReleaseDiff:
     )
 
 
-def summary_against(previous_release: Path | None, tables: dict[str, pd.DataFrame]) -> dict[str, Any]:
+def summary_against(
+    previous_release: Path | None, tables: Mapping[str, pd.DataFrame | EventColumns]
+) -> dict[str, Any]:
     """Event counts of a new build's ``tables`` against the previous release, for the new manifest.
 
     ``{"compared_to": "<name>/<version>" | None, "added", "removed", "changed", "unchanged",
     "changed_by_field"}``; with no previous release every event counts as added. Events are matched
-    as in ``diff_releases``; the ``event_cluster_id`` column is compared like any other.
+    as in ``diff_releases``; the ``event_cluster_id`` column is compared like any other. Neither side
+    is held as rows: the match reads the key columns, then each compared column is read (from the
+    previous release's file, and from ``tables["events"]``) and compared on the matched pairs alone.
     """
-    new, new_cols = _rows(tables.get("events", pd.DataFrame()))
+    given = tables.get("events", pd.DataFrame())
+    new = FrameColumns(given) if isinstance(given, pd.DataFrame) else given
     if previous_release is None:
-        return {"compared_to": None, "added": len(new), "removed": 0, "changed": 0, "unchanged": 0,
+        return {"compared_to": None, "added": new.rows, "removed": 0, "changed": 0, "unchanged": 0,
                 "changed_by_field": {}}  # fmt: skip
-    old, old_cols = _event_rows(Path(previous_release))
-    pairs, changed = _compare_events(old, new, [c for c in new_cols if c in old_cols])
+    old = ReleaseColumns(Path(previous_release))
+    n_old, n_new, old_cols = old.rows, new.rows, old.columns
+    pairs = _match_keys(_keys(old, n_old), n_old, _keys(new, n_new), n_new)
+    changed, field_counts = _changed_pairs(old, new, [c for c in new.columns if c in old_cols], pairs)
     return {
         "compared_to": _label(Path(previous_release)),
-        "added": len(new) - len(pairs),
-        "removed": len(old) - len(pairs),
+        "added": n_new - len(pairs),
+        "removed": n_old - len(pairs),
         "changed": len(changed),
         "unchanged": len(pairs) - len(changed),
-        "changed_by_field": dict(sorted(Counter(f.column for c in changed for f in c.changes).items())),
+        "changed_by_field": dict(sorted(field_counts.items())),
     }
+
+
+def _keys(source: EventColumns, rows: int) -> KeyColumns:
+    """The match keys' columns (all missing where the table lacks one, as ``row.get`` gives)."""
+    return {c: _values(source, c) if c in source.columns else [None] * rows for c in KEY_COLUMNS}
+
+
+def _changed_pairs(
+    old: EventColumns, new: EventColumns, shared: Sequence[str], pairs: list[tuple[int, int, str]]
+) -> tuple[set[int], Counter[str]]:
+    """Pairs (by position in ``pairs``) with a differing shared column, and changes per column; one
+    column of each side is read at a time."""
+    changed: set[int] = set()
+    counts: Counter[str] = Counter()
+    for column in (c for c in shared if c not in IDENTITY_COLUMNS):
+        before, after = _values(old, column), _values(new, column)
+        differ = [p for p, (i, j, _) in enumerate(pairs) if not _same(before[i], after[j])]
+        if differ:
+            counts[column] = len(differ)
+            changed.update(differ)
+    return changed, counts

@@ -110,3 +110,18 @@ def test_release_does_not_depend_on_batch_size(stages: pipeline.Stages, tmp_path
     second = build.build_release([SEEDS], "seeds", many.settings, stages=many)
     assert _release_files(first.release.path) == _release_files(second.release.path)  # the manifest too
     assert list(first.phases.wall) == ["load", "start", "code", "tail", "stop"]
+
+
+def test_a_rebuild_is_summarised_against_the_previous_release(
+    stages: pipeline.Stages, tmp_path: Path
+) -> None:
+    """The second build of a name compares its written events (read back from disk) with the first."""
+    settings = stages.settings.with_overrides(datasets_dir=tmp_path)
+    first = build.build_release([SEEDS], "seeds", settings, stages=stages)
+    second = build.build_release([SEEDS], "seeds", settings, stages=stages)
+    summary = second.release.manifest["compared_to_previous"]
+    events = first.counts["events"]
+    assert summary == {"compared_to": "seeds/v1", "added": 0, "removed": 0, "changed": 0,
+                       "unchanged": events, "changed_by_field": {}}  # fmt: skip
+    assert _release_bytes(first.release.path) == _release_bytes(second.release.path)
+    assert sorted(p.name for p in second.release.path.iterdir() if p.name.startswith(".")) == []

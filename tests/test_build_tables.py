@@ -65,7 +65,8 @@ def test_write_events_quarantines_and_recounts(tmp_path: Path) -> None:
     with store.open_release(tmp_path / "datasets", "x", schemas_dir=SCHEMAS) as writer:
         written = build_tables.write_events(spill, ids, writer, checker, columns, keep=True)
         assert written.rows == 6 and written.kept is not None
-        assert written.kept["event_cluster_id"].tolist() == [ids[i] for i in range(7) if i != 4]
+        assert written.kept.column("event_cluster_id").tolist() == [ids[i] for i in range(7) if i != 4]
+        assert written.kept.rows == 6 and written.kept.spill.path.parent == writer.tmp
         update = written.updates["articles"]
         assert dict(update.values) == {stable_id("article", 1): 2}
         assert checker.report.tables["events"].failing_rows == [4]

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from coder.diff import ReleaseDiff, diff_releases, summary_against
+from coder.diff import ReleaseColumns, ReleaseDiff, diff_releases, summary_against
 from coder.errors import ReleaseError
 
 
@@ -135,6 +135,20 @@ def test_summary_against_a_folder_that_is_not_a_release_is_a_release_error(tmp_p
         summary_against(tmp_path, {"events": pd.DataFrame([event("a")])})
 
 
+def test_summary_reads_the_new_events_a_column_at_a_time_as_from_a_frame(tmp_path: Path) -> None:
+    """A build hands the summary its written rows as columns read back from disk, not as a frame."""
+    previous = release(tmp_path, "v1", [event("a"), event("b", fatalities=3), event("c", start_char=1)])
+    new = [event("a", event_type="bombing"), event("b2", sentence_id="s-b", fatalities=None), event("d")]
+    on_disk = ReleaseColumns(release(tmp_path, "v2", new))
+    from_frame = summary_against(previous, {"events": pd.DataFrame(new, columns=list(event("x")))})
+    assert summary_against(previous, {"events": on_disk}) == from_frame
+    assert (from_frame["added"], from_frame["removed"], from_frame["changed"]) == (1, 1, 2)
+    moved = {"start_char": 1, "end_char": 1, "notes": 1}  # b2's span and text are b's only by id
+    assert from_frame["changed_by_field"] == dict(
+        sorted(({"event_type": 1, "fatalities": 1} | moved).items())
+    )
+
+
 ids = st.lists(st.sampled_from([f"e{i}" for i in range(8)]), unique=True, max_size=8)
 
 
@@ -149,3 +163,23 @@ def test_every_event_is_accounted_for_once(tmp_path_factory: pytest.TempPathFact
     assert matched + len(diff.removed) == len(old)
     assert matched + len(diff.added) == len(new)
     assert {r["event_id"] for r in diff.added} == set(b) - set(a)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(ids, ids, st.sets(st.integers(0, 7)))
+def test_summary_counts_as_the_full_diff_does(
+    tmp_path_factory: pytest.TempPathFactory, a: Any, b: Any, moved: set[int]
+) -> None:
+    """The manifest's column-at-a-time summary and ``coder diff``'s row-wise diff agree."""
+    root = tmp_path_factory.mktemp("s")
+    old = [event(i, sentence_id=f"s-{i}") for i in a]
+    new = [
+        event(f"{i}'" if n in moved else i, sentence_id=f"s-{i}", fatalities=n % 2) for n, i in enumerate(b)
+    ]
+    first, second = release(root, "v1", old), release(root, "v2", new)
+    diff = diff_releases(first, second)
+    summary = summary_against(first, {"events": ReleaseColumns(second)})
+    counts = (len(diff.added), len(diff.removed), len(diff.changed), diff.unchanged, diff.field_counts)
+    assert counts == tuple(
+        summary[k] for k in ("added", "removed", "changed", "unchanged", "changed_by_field")
+    )
