@@ -190,8 +190,7 @@ def cluster(
     """Cluster ids of the spilled rows (in their order) and the clusters table, from the columns
     clustering reads only, a spilled row group at a time (``clusters.cluster_frames``)."""
     wanted = [c for c in columns if c in clusters.INPUT_COLUMNS]
-    rules = clusters.ClusterRules.load(settings.rules_dir / "clusters.json")
-    return clusters.cluster_frames((f.reindex(columns=wanted) for f in spill.frames(wanted)), rules)
+    return pipeline.cluster_frames((f.reindex(columns=wanted) for f in spill.frames(wanted)), settings)
 
 
 def write_clusters(

@@ -87,8 +87,7 @@ class ReleaseColumns:
         return int(self._read(pq.read_metadata).num_rows)
 
     def column(self, name: str) -> Iterable[Any]:
-        arrow = self._read(lambda path: pq.read_table(path, columns=[name]))
-        return arrow.to_pandas(types_mapper=_pandas_type, date_as_object=True)[name]
+        return store.read_table(self.release, "events", columns=[name])[name]
 
     def _read(self, reader: Callable[[Path], Any]) -> Any:
         entry = store.read_manifest(self.release)["tables"].get("events")
@@ -98,15 +97,6 @@ class ReleaseColumns:
             return reader(self.release / entry["file"])
         except (OSError, pa.ArrowException) as exc:
             raise IntegrityError(f"events cannot be read: {exc}", path=str(self.release)) from None
-
-
-def _pandas_type(arrow_type: pa.DataType) -> Any:
-    """As ``store.read_table``: an int column with a null stays an int column."""
-    if pa.types.is_integer(arrow_type):
-        return pd.Int64Dtype()
-    if pa.types.is_boolean(arrow_type):
-        return pd.BooleanDtype()
-    return None
 
 
 def _values(source: EventColumns, name: str) -> list[Any]:

@@ -43,6 +43,7 @@ from coder.records import (
 )
 
 if TYPE_CHECKING:
+    import numpy as np
     from spacy.language import Language
     from spacy.tokens import Doc
 
@@ -335,11 +336,11 @@ def iter_inputs(
     return ingest.iter_articles(inputs, stages.settings, today=today, rules=stages.boilerplate)
 
 
-def add_clusters(frames: dict[str, pd.DataFrame], settings: Settings) -> dict[str, pd.DataFrame]:
-    """Group events of the same incident across sources (adds ``event_cluster_id`` and a clusters table)."""
+def cluster_frames(frames: Iterable[pd.DataFrame], settings: Settings) -> tuple[np.ndarray, pd.DataFrame]:
+    """Group events of the same incident across sources: each row's ``event_cluster_id`` (in order) and
+    the clusters table, from event rows streamed a frame at a time."""
     rules = clusters.ClusterRules.load(settings.rules_dir / "clusters.json")
-    events, table = clusters.cluster_events(frames["events"], rules)
-    return frames | {"events": events, "clusters": table}
+    return clusters.cluster_frames(frames, rules)
 
 
 def batched(items: Iterable[Article | Reject], size: int) -> Iterator[list[Article | Reject]]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -162,13 +162,15 @@ def resolve_release(datasets_dir: Path, name: str, version: str | None = "latest
     return path
 
 
-def read_table(release_path: Path, table: str) -> pd.DataFrame:
-    """A table of a release: ints as Int64 and bools as boolean (nullable), dates as datetime.date."""
+def read_table(release_path: Path, table: str, columns: Sequence[str] | None = None) -> pd.DataFrame:
+    """A table of a release (only ``columns`` when given): ints as Int64 and bools as boolean
+    (nullable), dates as datetime.date."""
     entry = read_manifest(release_path)["tables"].get(check_table(table))
     if entry is None:
         raise ReleaseError(f"release has no table {table!r}", path=str(release_path))
     try:
-        arrow = pq.read_table(Path(release_path) / entry["file"])
+        selected = None if columns is None else list(columns)
+        arrow = pq.read_table(Path(release_path) / entry["file"], columns=selected)
     except (OSError, pa.ArrowException) as exc:
         raise IntegrityError(f"{table} cannot be read: {exc}", path=str(release_path)) from None
     return arrow.to_pandas(types_mapper=_pandas_type, date_as_object=True)

@@ -1,10 +1,10 @@
 """Cross-source event clusters: group coded events that describe the same real-world event.
 
 ``rules`` holds the thresholds (``seeds/rules/clusters.json``) and the pairwise test; ``linkage``
-finds the pairs worth testing on a grid and joins them strongest first. ``cluster_events`` is the
-stage's entry point (``coder.pipeline.add_clusters``); ``cluster_frames`` clusters rows streamed a
-frame at a time (a build's spill), holding only the parsed events, compatible pairs as index arrays,
-and one tuple a cluster.
+finds the pairs worth testing on a grid and joins them strongest first. ``cluster_frames`` is the
+stage's entry point (``coder.pipeline.cluster_frames``): it clusters rows streamed a frame at a time
+(a build's spill), holding only the parsed events, compatible pairs as index arrays, and one tuple a
+cluster; ``cluster_events`` does the same for one frame in memory.
 
 Why not cluster in date windows: no cluster spans more than ``max_span_days``, but whether a merge
 is kept depends on merges that came before it in strength order, and those chain through time. Day-
