@@ -423,20 +423,35 @@ def test_needs_parse_is_deterministic_and_never_skips_what_the_model_may_code(
         assert POLICY.needs_parse(text, sc, RULES)
 
 
-# Arms-transfer framing (issue 3): a transfer forbidden by an embargo or ban, offered, or one a
+# Arms-transfer framing (issue 3): a transfer forbidden by an embargo or ban, or one a
 # government is merely willing to make is not a transfer; the event-type stays on the row.
 @pytest.mark.parametrize(
     ("text", "modality"),
     [
         ("The council lifted the embargo on arms sales to the junta.", "negated"),
         ("Parliament voted to ban arms sales to the region.", "negated"),
-        ("Paris offered to sell twelve helicopters to the navy.", "hypothetical"),
         ("Oslo is willing to provide rifles to the border guards.", "planned"),
     ],
 )
-def test_forbidden_offered_or_willing_transfers_are_not_asserted(nlp_full, text: str, modality: str) -> None:  # type: ignore[no-untyped-def]
+def test_forbidden_or_willing_transfers_are_not_asserted(nlp_full, text: str, modality: str) -> None:  # type: ignore[no-untyped-def]
     row = _decide(nlp_full, text, scores(none=0.2, arms_transfer=0.6))
     assert (row.event_type, row.modality) == ("arms_transfer", modality), row.coded_by
+
+
+# An offer is a verbal act (CAMEO 03, statement.offer.v1): the offerer's proposal is the statement,
+# whatever it offers; the offered transfer is not asserted. A delivery the sentence reports beats it.
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Paris offered to sell twelve helicopters to the navy.", "statement"),
+        ("Iran has also offered military support to Baghdad.", "statement"),
+        ("Tehran, which offered talks last month, delivered twelve drones to the army.", "arms_transfer"),
+        ("The company offered new shares to investors.", "none"),
+    ],
+)
+def test_an_offer_is_a_statement_unless_a_delivery_is_reported(nlp_full, text: str, expected: str) -> None:  # type: ignore[no-untyped-def]
+    row = _decide(nlp_full, text, scores(none=0.3, arms_transfer=0.3, statement=0.2))
+    assert (row.event_type, row.modality) == (expected, "asserted"), row.coded_by
 
 
 def test_a_military_aid_package_is_an_arms_transfer(nlp_full) -> None:  # type: ignore[no-untyped-def]
@@ -591,3 +606,19 @@ def test_a_cue_below_the_concessive_still_counts(nlp_full) -> None:  # type: ign
     match = next(m for m in RULES.match(doc, sentence) if m.event_type == "armed_clash")
     trigger = doc.char_span(match.trigger_start, match.trigger_end, alignment_mode="expand")
     assert trigger is not None and POLICY.modality_of(trigger.root) == "negated"
+
+
+# Support for strikes is not a strike (issue 3): an event named as the purpose of what a verb
+# hands over is planned; a responsibility claim keeps the event it claims.
+@pytest.mark.parametrize(
+    ("text", "modality"),
+    [
+        ("The allies are providing targeting data for government air strikes.", "planned"),
+        ("The army requested fuel for new air strikes on the valley.", "planned"),
+        ("The group took responsibility for the car bomb that killed nine people.", "asserted"),
+        ("The movement denied responsibility for the suicide bombing at the market.", "asserted"),
+    ],
+)
+def test_an_event_as_purpose_is_planned_but_a_claimed_one_stands(nlp_full, text: str, modality: str) -> None:  # type: ignore[no-untyped-def]
+    row = _decide(nlp_full, text, scores(none=0.1, airstrike=0.3, bombing=0.3))
+    assert row.event_type != "none" and row.modality == modality, row

@@ -17,6 +17,8 @@ A condition clause ("if talks fail") makes the event hypothetical only when no c
 found, because threats and plans usually carry conditions ("threatened to strike if ...").
 An event *inside* a condition clause is hypothetical whatever the parser made of its opening
 word ("*Wherever* ISIL takes control, it will declare an emirate": the taking is the condition).
+An event named as the purpose of what a verb hands over ("providing targeting information *for*
+air strikes") is planned: the support is the news, the strikes it serves are not reported.
 A phrasal verb is not its base lemma: "*set off* landmines" is an attack, "is *set* to retake" a plan.
 A place's relative clause in the present perfect or progressive ("Syria, *where* forces *have
 battled*", "*where* forces *are* battling") describes the place's ongoing state: background.
@@ -40,6 +42,9 @@ CONDITIONAL_MARKS = frozenset({"if", "unless", "should", "whether"})
 # A relative clause on a place opens with 'where'; present-tense auxiliaries make it a state (grammar).
 PLACE_RELATIVE = "where"
 PRESENT_AUX_TAGS = frozenset({"VBZ", "VBP"})
+# A purpose 'for' on what a verb hands over ('providing targeting information *for* air strikes',
+# 'sought approval *for* the offensive'): the event is what the thing is for, not one reported (grammar).
+PURPOSE_PREP = "for"
 # How an attribution verb ('said') holds what it reports (grammar).
 REPORTED_DEPS = frozenset({"ccomp", "parataxis"})
 YEAR_RE = re.compile(r"^(?:19|20)\d\d$")
@@ -93,6 +98,7 @@ class ModalityReader:
         chain = self.frame_chain(trigger)
         for token in chain:
             cue = self.cue(token, own_lemma=token is not trigger) or self._condition_opener(token)
+            cue = cue or self._purpose(token)
             if cue is None and self._background_frame(token, own_lemma=token is not trigger):
                 cue = "background"
             if cue is not None:
@@ -146,6 +152,19 @@ class ModalityReader:
             return None
         opener = token.doc[token.left_edge.i]
         return "hypothetical" if opener.lower_ in self.cues["hypothetical"] else None
+
+    def _purpose(self, token: Token) -> str | None:
+        """'providing targeting information for air strikes': the strikes are the purpose of what is
+        provided, not an event the sentence reports; planned. An attribution word or its object is
+        transparent ('took responsibility for the attacks', 'claimed credit for' report the attacks)."""
+        if token.lower_ != PURPOSE_PREP or token.dep_ != "prep":
+            return None
+        noun = token.head
+        if noun.pos_ != "NOUN" or noun.dep_ != "dobj":
+            return None
+        if noun.lemma_.lower() in self.transparent or noun.head.lemma_.lower() in self.transparent:
+            return None
+        return "planned"
 
     def _excepted(self, cue_word: Token) -> bool:
         """'once again', 'once more' repeat an event: not the 'once' of history."""

@@ -24,7 +24,8 @@ match's type in that sentence: the sentence that made the rule's reading wrong m
 model's reading of the same type wrong too ("No group immediately claimed responsibility" is
 none, not a model statement). A media attribution is not silenced: the model reads what was
 reported ("..., the news agency said"), which may be a statement. ``model_vetoed`` covers what
-no rule matched: a seizure or a defused device as the main verb's object.
+no rule matched: a seizure or a defused device as the main verb's object, and a bare toll ("At
+least 19 were killed and 37 wounded."), which names no event the model could type.
 """
 
 from __future__ import annotations
@@ -56,6 +57,15 @@ SEIZED_NOUN_DEPS = frozenset({"prep", "compound", "poss"})
 # exploded"); a conjoined verb shares its object ("a bomb was found and *detonated*").
 CLAUSE_DEPS = frozenset({"advcl", "ccomp", "relcl", "parataxis", "acl"})
 NO_SPEAKER = frozenset({"no", "nobody", "none", "noone"})
+# A conjoined verb ('offered support but said ...') or a participle clause ('rejected the calls,
+# saying ...') has no subject of its own: it shares its head's (grammar).
+SHARED_SUBJECT_DEPS = frozenset({"conj", "advcl"})
+# The words of a bare toll ('At least 19 were killed and 37 wounded.'): counts, victims, auxiliaries,
+# 'and'; an agent, preposition, object or clause would name who, how, where or when (grammar).
+BARE_TOLL_DEPS = frozenset(
+    {"ROOT", "nsubj", "nsubjpass", "aux", "auxpass", "cc", "conj", "punct", "nummod", "quantmod"}
+    | {"advmod", "det", "amod", "compound"}
+)
 _WORD_KEYS = ("non_political_speakers", "explosive_devices", "silencing_vetoes")
 
 
@@ -99,6 +109,7 @@ class Vetoes:
     interdiction_model_types: frozenset[str]
     stance: frozenset[str]
     words: PolicyWords
+    toll_words: frozenset[str] = frozenset()
 
     @classmethod
     def from_policy(cls, data: dict[str, Any], words: PolicyWords) -> Vetoes:
@@ -111,6 +122,7 @@ class Vetoes:
             interdiction_model_types=frozenset(data["interdiction"]["model_types"]["value"]),
             stance=frozenset(data["stance_lemmas"]["value"]),
             words=words,
+            toll_words=frozenset(data["first_pass"]["toll_words"]["value"]),
         )
 
     def reason(self, match: RuleMatch, trigger: Token | None, doc: Doc) -> str | None:
@@ -149,10 +161,13 @@ class Vetoes:
         return frozenset(m.event_type for m, why in dropped if why in self.words.silencing)
 
     def model_vetoed(self, event_type: str, root: Token | None) -> bool:
-        """A model event the main verb rules out: a seizure ('customs seized rockets'), or a device
-        defused or found ('police defused a bomb') for a bombing."""
+        """A model event the main verb rules out: a seizure ('customs seized rockets'), a device
+        defused or found ('police defused a bomb') for a bombing, or a bare toll ('At least 19
+        were killed and 37 wounded.') for any type."""
         if root is None:
             return False
+        if self._bare_toll(root):
+            return True
         if event_type in self.interdiction_model_types and self._seizure(root):
             return True
         return event_type == "bombing" and self._defused_device(root)
@@ -165,7 +180,9 @@ class Vetoes:
             return "no_subject"  # no one speaks: nothing to code as a statement
         if any(t.lower_ in NO_SPEAKER for s in speakers for t in [s, *s.children]):
             return "nobody"  # "no group claimed responsibility"
-        phrase = [t for s in speakers for t in s.subtree]
+        # A speaker the verb hangs off ('X, a cleric, called ...') holds the verb's clause: not the speaker.
+        clause = {t.i for t in verb.subtree} if verb.dep_ == "acl" else set()
+        phrase = [t for s in speakers for t in s.subtree if t.i not in clause]
         if self.media_re.search(" ".join(t.text for t in phrase).lower()) is not None:
             return "media"
         # The speaker's own noun only: 'a company spokesman' and 'business leaders' may speak politics.
@@ -216,13 +233,26 @@ class Vetoes:
         devices = self.words.explosive_devices
         return any(t.lemma_.lower() in devices for o in objects for t in (o, *o.children))
 
+    def _bare_toll(self, root: Token) -> bool:
+        """A toll and nothing else: every verb a toll word (policy.json first_pass.toll_words) and no
+        agent, instrument, place, time or clause ('At least 19 were killed and 37 wounded.'). It names
+        no event to type: the pipeline folds it into the event told just before (the aftermath)."""
+        doc = root.doc
+        verbs = [t for t in doc if t.pos_ in ("VERB", "AUX") and t.dep_ not in ("aux", "auxpass")]
+        if not verbs or any(t.lower_ not in self.toll_words for t in verbs):
+            return False
+        return all(t.dep_ in BARE_TOLL_DEPS for t in doc)
+
     def _mentions_seizure(self, doc: Doc) -> bool:
         return any(t.lemma_.lower() in self.arms_interdiction for t in doc)
 
 
 def _speakers(verb: Token) -> list[Token]:
-    """Subjects of a speech verb; a conjoined verb ('offered support but said ...') shares its head's."""
+    """Subjects of a speech verb; a conjoined verb ('offered support but said ...') shares its head's;
+    a verb parsed as a participle of a titled name ('X, a cleric, called ...') is spoken by the name."""
+    if verb.dep_ == "acl" and any(c.dep_ == "appos" and c.i < verb.i for c in verb.head.children):
+        return [verb.head]
     own = [child for child in verb.children if child.dep_ in SPEAKER_DEPS]
-    if own or verb.dep_ != "conj":
+    if own or verb.dep_ not in SHARED_SUBJECT_DEPS:
         return own
     return [child for child in verb.head.children if child.dep_ in SPEAKER_DEPS]
