@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -320,6 +321,97 @@ CASES = [
         "symmetric verb: coordinated subjects are the two sides",
     ),
     (
+        "Soldiers attacked rebel positions near the town.",
+        "Military Forces of Iraq",
+        "Unidentified Armed Group (Iraq)",
+        None,
+        "held place: 'rebel positions' are the rebels",
+    ),
+    (
+        "Insurgents shelled positions of the army overnight.",
+        "Unidentified Armed Group (Iraq)",
+        "Military Forces of Iraq",
+        None,
+        "held place: 'positions of the army' are the army",
+    ),
+    (
+        "A suicide bomber targeted a checkpoint manned by police.",
+        "Unidentified Armed Group (Iraq)",
+        "Police Forces of Iraq",
+        None,
+        "held place: the agent of a participle on it",
+    ),
+    (
+        "Government forces attacked villages held by the rebels.",
+        "Military Forces of Iraq",
+        "Unidentified Armed Group (Iraq)",
+        None,
+        "a place noun held by an actor is that actor",
+    ),
+    (
+        "The army recaptured the town from ISIL fighters.",
+        "Military Forces of Iraq",
+        "ISIL: Islamic State of Iraq and the Levant",
+        None,
+        "a place taken from an actor: the actor is the target",
+    ),
+    (
+        "Two soldiers were wounded when militants attacked their patrol.",
+        "Unidentified Armed Group (Iraq)",
+        "Military Forces of Iraq",
+        None,
+        "passive without 'by': the agent is the subject of its adverbial clause",
+    ),
+    (
+        "Three people were killed when the bomb exploded.",
+        None,
+        "Civilians (Iraq)",
+        None,
+        "a thing in the clause is no agent",
+    ),
+    (
+        "Clashes erupted between police and protesters in the capital.",
+        "Police Forces of Iraq",
+        "Protesters (Iraq)",
+        None,
+        "event-noun subject, 'between' hung on the verb: the two sides",
+    ),
+    (
+        "Gunmen abducted up to 16 villagers from a market.",
+        "Unidentified Armed Group (Iraq)",
+        "Civilians (Iraq)",
+        None,
+        "'up to N' read by the parser as a particle and a preposition is still the object",
+    ),
+    (
+        "Jordan and Britain signed an agreement to hold joint exercises.",
+        "Government of Jordan",
+        "Government of the United Kingdom",
+        None,
+        "reciprocal noun as object: coordinated subjects are the two sides",
+    ),
+    (
+        "The Iraqi foreign minister called for sanctions against Syria.",
+        "Government of Iraq",
+        "Government of Syria",
+        None,
+        "after a verb of saying, what is called for holds the target",
+    ),
+    (
+        "The UN launched an inquiry into abuses committed by the army.",
+        "United Nations",
+        "Military Forces of Iraq",
+        None,
+        "the agent of a participle inside the object ('abuses committed by X')",
+    ),
+    (
+        "Mortar shells were fired at a region of Saudi Arabia.",
+        None,
+        None,
+        None,
+        "a place noun keeps its 'of' place: where, not whom",
+    ),
+    (
         "Boko Haram militants attacked the village of Gamboru, the army said.",
         "Boko Haram - Jamaatu Ahli is-Sunnah lid-Dawati wal-Jihad",
         None,
@@ -489,6 +581,71 @@ def test_quote_continuation_keeps_the_speaker(nlp_full, dictionary) -> None:
     assert who.actor1 is not None and who.actor1.text == "Kerry" and who.actor1.matched_by == "coreference:s1"
     who = extract_actors(nlp_full(text), sentence, decision, dictionary, None, article)
     assert who.actor1 is None  # no previous statement: "This" names nobody
+
+
+def _attributed_event(nlp_full, dictionary, prefix: str, event_type: str) -> tuple[Event, Actor | None]:
+    """The previous sentence (``prefix``) coded as an event of ``event_type`` with no actor1, and the
+    speaker it is attributed to."""
+    from coder.actors import attribution_speaker
+
+    text = prefix.strip()
+    article = _article(prefix)
+    sentence = Sentence("s1", "a1", 0, 0, len(text), text)
+    previous = _previous_event(prefix, Classification("s1", event_type, None, 1.0, "t"), None)
+    return previous, attribution_speaker(nlp_full(text), sentence, dictionary, None, article)
+
+
+@needs_model
+@pytest.mark.parametrize(
+    ("prefix", "speaker"),
+    [
+        (
+            "Shelling moved to the eastern districts overnight, Omar Haddad, a shopkeeper, said. ",
+            "Omar Haddad",
+        ),
+        ("Gunmen stormed a checkpoint near the bridge, according to Layla Nasser. ", "Layla Nasser"),
+    ],
+)
+def test_he_said_after_an_attributed_event_is_its_speaker(nlp_full, dictionary, prefix, speaker) -> None:
+    """An attributed sentence coded as an event (not a statement) keeps its speaker for the next
+    sentence's "he said", instead of the nearest named person further back."""
+    previous, found = _attributed_event(nlp_full, dictionary, prefix, "armed_clash")
+    assert found is not None and found.text == speaker
+    text = '"The fighting has ended," she said.'
+    article = _article(prefix + text)
+    sentence = Sentence("s2", "a1", 1, len(prefix), len(prefix) + len(text), text)
+    decision = Classification("s2", "statement", None, 1.0, "t")
+    who = extract_actors(
+        nlp_full(text), sentence, decision, dictionary, previous, article, previous_speaker=found
+    )
+    assert who.actor1 == replace(found, matched_by="coreference:s1")
+    quote = '"They have left the city."'
+    article = _article(prefix + quote)
+    sentence = Sentence("s2", "a1", 1, len(prefix), len(prefix) + len(quote), quote)
+    who = extract_actors(
+        nlp_full(quote), sentence, decision, dictionary, previous, article, previous_speaker=found
+    )
+    assert who.actor1 is not None and who.actor1.text == speaker  # the quote goes on
+
+
+@needs_model
+def test_an_acting_pronoun_stays_with_the_events_actor(nlp_full, dictionary) -> None:
+    """ "Rebels attacked the base, police said. They killed two guards.": they are the rebels, not police."""
+    prefix = "Rebels attacked the base, police said. "
+    rebels = Actor("Rebels", "Rebels", None, None, None, 0, 6, "text")
+    previous = _previous_event(prefix, Classification("s1", "armed_clash", None, 1.0, "t"), rebels)
+    _, police = _attributed_event(nlp_full, dictionary, prefix, "armed_clash")
+    assert police is not None and police.text == "police"
+    who = _code(nlp_full, dictionary, "They killed two guards.", prefix=prefix, previous=previous)
+    assert who.actor1 is not None and who.actor1.text == "Rebels"
+
+
+@needs_model
+def test_an_outlet_is_no_speaker_for_he(nlp_full, dictionary) -> None:
+    _, found = _attributed_event(
+        nlp_full, dictionary, "Troops clashed with rebels, Reuters reported. ", "none"
+    )
+    assert found is None
 
 
 # --- speed work must not change results (the seed events' actors are fixed in tests/test_geo.py) ----------

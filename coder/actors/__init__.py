@@ -10,6 +10,14 @@ names, inter codes, coordination, external forces) are documented in ``seeds/act
 from __future__ import annotations
 
 from coder.actors.dictionary import ActorDictionary, ActorEntry, Hit, normalise
-from coder.actors.extract import extract_actors, find_trigger
+from coder.actors.extract import attribution_speaker, extract_actors, find_trigger
 
-__all__ = ["ActorDictionary", "ActorEntry", "Hit", "extract_actors", "find_trigger", "normalise"]
+__all__ = [
+    "ActorDictionary",
+    "ActorEntry",
+    "Hit",
+    "attribution_speaker",
+    "extract_actors",
+    "find_trigger",
+    "normalise",
+]

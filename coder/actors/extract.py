@@ -15,8 +15,10 @@ from coder.actors.dictionary import (
 from coder.actors.parse import (
     SUBJECTS,
     anaphor_entry,
+    attribution_sources,
     first_child,
     phrase,
+    saying_verb,
     surname_entry,
     trigger_from_decision,
 )
@@ -50,17 +52,20 @@ def extract_actors(
     dictionary: ActorDictionary,
     previous: Event | None,
     article: Article,
+    *,
+    previous_speaker: Actor | None = None,
 ) -> EventActors:
-    """actor1 (initiator), actor2 (target) and assoc_actor1 (ally of actor1) of the sentence's event."""
+    """actor1 (initiator), actor2 (target) and assoc_actor1 (ally of actor1) of the sentence's event.
+    ``previous_speaker`` is ``attribution_speaker`` of the previous event's sentence: who "he said" is
+    when that sentence was coded as an event rather than a statement."""
     sets, kind = dictionary.word_sets, decision.event_type
     statement = kind in sets["statement_event_types"]
     trigger = trigger_from_decision(doc, sentence, decision) or find_trigger(doc, dictionary)
     if trigger is None:
         return EventActors()
     violent, transfer = kind in sets["violent_event_types"], kind in sets["transfer_event_types"]
-    finder = _Finder(
-        sentence, article, dictionary, previous, dictionary.country_hint(article), violent, transfer
-    )
+    hint = dictionary.country_hint(article)
+    finder = _Finder(sentence, article, dictionary, previous, hint, violent, transfer, None, previous_speaker)
     verb = finder.speaker_verb(finder.main_event(trigger))
     actor1_heads, actor2_heads = finder.roles(verb)
     side1, actor2_heads = _sides(finder, verb, actor1_heads, actor2_heads, statement=statement)
@@ -79,6 +84,36 @@ def extract_actors(
     allies = [a for a in finder.side(heads, role=1) if a not in ranked[:1]]
     assoc = ranked[1] if len(ranked) > 1 else (allies[0] if allies else None)
     return EventActors(actor1=actor1, actor2=side2[0] if side2 else None, assoc_actor1=assoc)
+
+
+def attribution_speaker(
+    doc: Doc,
+    sentence: Sentence,
+    dictionary: ActorDictionary,
+    previous: Event | None,
+    article: Article,
+    *,
+    previous_speaker: Actor | None = None,
+) -> Actor | None:
+    """Who a sentence is attributed to ("..., X said", "according to X"), whatever its event type, as a
+    statement would code its speaker; None for an outlet ("the station said" is not a "he") or no one.
+    The next sentence's "he said" refers to this speaker even when this sentence became an event row."""
+    hint = dictionary.country_hint(article)
+    finder = _Finder(sentence, article, dictionary, previous, hint, previous_speaker=previous_speaker)
+    verb = saying_verb(doc, dictionary)
+    if verb is not None:
+        subject = first_child(finder.speaker_verb(verb), SUBJECTS)
+        if subject is None or finder.is_media(subject):
+            return None
+        at = sentence.start_char + verb.idx
+        said = Classification(
+            sentence.sentence_id, "statement", None, 1.0, "attribution", "asserted", at, at + len(verb)
+        )
+        return extract_actors(
+            doc, sentence, said, dictionary, previous, article, previous_speaker=previous_speaker
+        ).actor1
+    sources = [o for o in attribution_sources(doc, dictionary) if not finder.is_media(o)]
+    return finder.actor(sources[0], role=1) if sources else None
 
 
 def _sides(
@@ -103,6 +138,8 @@ def _sides(
 class _Finder(RoleFinder):
     """Actor finding for one event: the parse rules of ``RoleFinder``, and normalising their heads into
     actors (dictionary, appositions, pronouns and anaphors, speakers' employers)."""
+
+    previous_speaker: Actor | None = None  # who the previous event's sentence is attributed to
 
     def side(self, heads: list[Token], *, role: int, employer: ActorEntry | None = None) -> list[Actor]:
         finder = replace(self, speaker_country=employer.iso3) if employer else self
@@ -203,15 +240,8 @@ class _Finder(RoleFinder):
         if kind == "relative":
             return self.actor(pronoun.head.head, role=role) if pronoun.head.dep_ == "relcl" else None
         previous = self.previous
-        if (
-            previous is not None
-            and not self.article.text[previous.end_char : self.sentence.start_char].strip()
-        ):
-            antecedent = previous.actor1
-            if role == 2 and kind != "speaker":
-                # "Tribesmen are engaging them," X said: a third-person object is never the speaker.
-                said = previous.classification.event_type in self.words("statement_event_types")
-                antecedent = previous.actor2 or (None if said else previous.actor1)
+        if previous is not None and self.adjacent(previous):
+            antecedent = self.antecedent(previous, pronoun, kind, role=role)
             if antecedent is not None:
                 # The antecedent's own words and span (article offsets) tell the analyst who "we" is.
                 return replace(antecedent, matched_by=f"coreference:{previous.sentence_id}")
@@ -224,15 +254,34 @@ class _Finder(RoleFinder):
             return None
         return self.from_entry(pronoun.text, start, hit.entry, "coreference:article")
 
+    def adjacent(self, previous: Event) -> bool:
+        return not self.article.text[previous.end_char : self.sentence.start_char].strip()
+
+    def antecedent(self, previous: Event, pronoun: Token, kind: str, *, role: int) -> Actor | None:
+        """Who a pronoun of this sentence is in the adjacent previous event. A subject is its actor1; a
+        speaker ("he said", "I") or a subject the event has no actor1 for is who that sentence is
+        attributed to: its speaker, also when it was coded as an event ("Exchanges shifted to the
+        suburbs, a professor said. "It has ended," he said.")."""
+        said = previous.classification.event_type in self.words("statement_event_types")
+        if role == 2 and kind != "speaker":
+            # "Tribesmen are engaging them," X said: a third-person object is never the speaker.
+            return previous.actor2 or (None if said else previous.actor1)
+        speaker = previous.actor1 if said else self.previous_speaker
+        speaking = pronoun.dep_ in SUBJECTS and pronoun.head.lemma_.lower() in self.words("reporting_verbs")
+        if kind == "speaker" or speaking:
+            return speaker or previous.actor1
+        return previous.actor1 or speaker
+
     def quote_speaker(self, decision: Classification) -> Actor | None:
-        """A statement without a speaker of its own continues the adjacent previous statement's quote
-        ("This is their fight, but we're going to help them."): the same speaker, at his own offsets."""
+        """A statement without a speaker of its own continues the adjacent previous sentence's quote
+        ("This is their fight, but we're going to help them."): the same speaker, at his own offsets,
+        also when that sentence was coded as an event ('"They attacked at dawn," the colonel said.')."""
         previous = self.previous
-        if decision.event_type != "statement" or previous is None or previous.actor1 is None:
+        if decision.event_type != "statement" or previous is None or not self.adjacent(previous):
             return None
-        adjacent = not self.article.text[previous.end_char : self.sentence.start_char].strip()
-        ok = adjacent and previous.classification.event_type == "statement"
-        return replace(previous.actor1, matched_by=f"coreference:{previous.sentence_id}") if ok else None
+        said = previous.classification.event_type == "statement"
+        speaker = previous.actor1 if said else self.previous_speaker
+        return replace(speaker, matched_by=f"coreference:{previous.sentence_id}") if speaker else None
 
     def rank(self, actor: Actor) -> tuple[int, int]:
         order = self.policy["primary_inter_order"]

@@ -5,41 +5,18 @@ Normalising a head into an actor is ``extract``'s half."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from coder.actors.dictionary import ActorDictionary
-from coder.actors.parse import SUBJECTS, first_child, phrase, pobjs, subject_of, with_conjuncts
-from coder.records import Article, Event, Sentence
+from coder.actors.parse import SUBJECTS, HeadRules, first_child, pobjs, subject_of, with_conjuncts
 
 if TYPE_CHECKING:
     from spacy.tokens import Token
 
 
 @dataclass(frozen=True)
-class RoleFinder:
-    """Role finding for one event: the parse rules, with the article's context and the dictionary."""
-
-    sentence: Sentence
-    article: Article
-    dictionary: ActorDictionary
-    previous: Event | None
-    country: str | None  # the article's dominant country (ISO3), for generic actors
-    violent: bool = False  # a place after on/at/into is then where, not whom
-    transfer: bool = False  # a state after to/in/into is the recipient, after from the sender
-    speaker_country: str | None = None  # the speaker's employer's country, for a generic speaker
-
-    @property
-    def policy(self) -> dict[str, Any]:
-        return self.dictionary.policy
-
-    def words(self, name: str) -> frozenset[str]:
-        """A word list of the policy as a set (membership is asked thousands of times per article)."""
-        return self.dictionary.word_sets[name]
-
-    @staticmethod
-    def is_outlet(head: Token, dictionary: ActorDictionary) -> bool:
-        hit = dictionary.find(phrase(head, dictionary).text)
-        return hit is not None and hit.entry.kind == "media"
+class RoleFinder(HeadRules):
+    """Role finding for one event: which heads are the initiator's side, the target's side and the
+    allies, from the trigger's dependents (subjects, agents, objects, event nouns, clauses)."""
 
     def speaker_verb(self, verb: Token) -> Token:
         """For a saying verb whose subject is an outlet, the nested saying verb ("the Post reported that
@@ -114,6 +91,7 @@ class RoleFinder:
         if patients or agents:
             # "The rockets were sent by the US to help the government": a thing sent leaves the target
             # to the purpose clause.
+            agents = agents or self.clause_agents(trigger)
             return with_conjuncts(agents), self.pick_target(patients) or self.targets(trigger)
         skip = frozenset(a.i for a in self.allies(trigger, []))
         if trigger.lemma_.lower() in self.words("alliance_verbs"):
@@ -124,11 +102,40 @@ class RoleFinder:
             # "An airstrike by coalition jets killed five civilians": the noun carries the initiator;
             # "Fighting between the army and rebels continued": and both sides.
             on_noun = self.noun_roles(subject)
+            between = [] if on_noun[0] else with_conjuncts(pobjs(trigger, ["between"]))
+            if between:
+                # "Clashes erupted between police and protesters": the parser hangs "between" on the verb.
+                return between[:1], between[1:2]
             return on_noun[0], actor2 or on_noun[1]
         actor1 = with_conjuncts([subject] if subject is not None else [])
-        if not actor2 and len(actor1) > 1 and trigger.lemma_.lower() in self.words("symmetric_verbs"):
+        if len(actor1) > 1 and self.reciprocal(trigger) and not self.acted_on(trigger, actor2):
+            # "Army and rebels clashed", "Jordan and Britain agreed to hold exercises": the two sides.
             return actor1[:1], actor1[1:2]
         return actor1, actor2
+
+    def reciprocal(self, verb: Token) -> bool:
+        """A verb whose coordinated subjects act on each other: a ``symmetric_verbs`` verb, or one whose
+        object is a ``reciprocal_nouns`` noun ("signed an agreement"), itself or in its infinitive."""
+        verbs = [verb, *(c for c in verb.children if c.dep_ == "xcomp")]
+        verbs += [g for v in verbs[1:] for g in v.children if g.dep_ == "xcomp"]
+        nouns = self.words("reciprocal_nouns")
+        return any(
+            v.lemma_.lower() in self.words("symmetric_verbs")
+            or any(c.dep_ == "dobj" and c.lemma_.lower() in nouns for c in v.children)
+            for v in verbs
+        )
+
+    def acted_on(self, verb: Token, heads: list[Token]) -> bool:
+        """Whether a target is the verb's own object ("clashed with rebels"), not one found deeper."""
+        own = {o.i for o in self.objects(verb)}
+        return any(h.i in own or h.head.i in own for h in heads)
+
+    def clause_agents(self, verb: Token) -> list[Token]:
+        """The agent of a passive without 'by', named in its adverbial clause: "Two soldiers were wounded
+        when militants attacked their patrol" -> the militants (a person or group, never a thing)."""
+        clauses = [c for c in verb.children if c.dep_ == "advcl" and c.pos_ == "VERB"]
+        subjects = [s for c in clauses for s in [first_child(c, ("nsubj",))] if s is not None]
+        return [s for s in subjects if self.names_actor(s, role=2) or self.could_be_actor(s)][:1]
 
     def victim_roles(self, verb: Token) -> tuple[list[Token], list[Token]]:
         """ "Three soldiers died when patrols were bombed", "Two died in an attack by militants": the
@@ -213,7 +220,9 @@ class RoleFinder:
 
     def pick_target(self, objects: list[Token]) -> list[Token]:
         """Named actors first, then actors named inside a non-actor object ("a camp for Congolese
-        refugees"), then plain person/group objects; with its conjuncts."""
+        refugees"), then plain person/group objects; with its conjuncts. A place an actor holds is
+        that actor."""
+        objects = [self.of_actor(self.holder(o)) for o in objects]
         for picked in (
             [o for o in objects if self.names_actor(o, role=2)],
             [n for o in objects for n in self.nested(o)],
@@ -223,62 +232,16 @@ class RoleFinder:
                 return with_conjuncts(picked[:1])
         return []
 
-    def objects(self, head: Token) -> list[Token]:
-        """Dative, direct object and objects of target prepositions, without places of violent events,
-        times, and the audience of a saying verb ("told reporters")."""
-        saying = head.lemma_.lower() in self.words("reporting_verbs")
-        # A dative "to" (ADP) is not itself an object: its pobj is read with the target prepositions.
-        candidates = [
-            c
-            for c in head.children
-            if c.dep_ in ("dative", "dobj") and c.pos_ != "ADP" and not self.is_goods(c)
-        ]
-        for prep in (c for c in head.children if c.dep_ in ("prep", "dative")):
-            pobj = [o for o in prep.children if o.dep_ == "pobj"]
-            if prep.lower_ in self.words("target_preps"):
-                candidates += [o for o in pobj if self.not_a_place(o, prep)]
-            elif self.transfer and prep.lower_ in self.words("transfer_recipient_preps"):
-                candidates += [o for o in pobj if self.names_actor(o, role=2)]
-        return [
-            c
-            for c in candidates
-            if c.ent_type_ not in ("DATE", "TIME")
-            and not (
-                saying and ({c.lower_, c.lemma_.lower()} & self.words("audience_nouns") or self.is_media(c))
-            )
-        ]
-
-    def is_goods(self, token: Token) -> bool:
-        """What a transfer moves ("delivered fighter jets to ...") is not its recipient."""
-        words = {token.lower_, token.lemma_.lower()}
-        return self.transfer and token.dep_ == "dobj" and bool(words & self.words("instrument_nouns"))
-
-    def not_a_place(self, token: Token, prep: Token) -> bool:
-        place = token.ent_type_ in self.words("location_entity_labels")
-        if prep.lower_ in ("against", "with", "to") or not (place or self.is_place_noun(token)):
-            return True
-        # "called on Syria" addresses a state; "strikes on Damascus" (a violent event) hit a place.
-        return (
-            not self.violent and token.ent_type_ not in ("DATE", "TIME") and self.names_actor(token, role=2)
-        )
-
-    def is_place_noun(self, token: Token) -> bool:
-        """ "a region of Saudi Arabia", "the outskirts of Fallujah": a place named by a common noun."""
-        return token.pos_ == "NOUN" and token.lemma_.lower() in self.words("place_nouns")
-
-    def nested(self, head: Token, depth: int = 0) -> list[Token]:
-        """Named actors inside a thing: its possessor and the objects of its prepositions, two levels deep."""
-        inner = [c for c in head.children if c.dep_ == "poss"]
-        inner += [
-            o for p in head.children if p.dep_ in ("prep", "agent") for o in p.children if o.dep_ == "pobj"
-        ]
-        for token in inner:
-            if self.names_actor(token, role=2):
-                return [token]
-            found = self.nested(token, depth + 1) if depth < 1 else []
-            if found:
-                return found
-        return []
+    def of_actor(self, thing: Token) -> Token:
+        """An abstract noun that is no actor names its actor in its 'of' phrase: "called for the
+        withdrawal of Syrian forces", "demanded the release of the hostages". Places ("a region of
+        Saudi Arabia") and things keep their own head."""
+        if thing.pos_ != "NOUN" or self.is_place_noun(thing) or self.is_thing(thing):
+            return thing
+        if self.could_be_actor(thing) or self.dictionary.find(thing.text) is not None:
+            return thing
+        inner = [o for o in pobjs(thing, ("of",)) if self.names_actor(o, role=2) or self.could_be_actor(o)]
+        return inner[0] if inner else thing
 
     def reportedsubject_of(self, clause: Token) -> Token | None:
         """The subject of a reported clause is what a statement is about ("said NATO would ...")."""
@@ -308,54 +271,3 @@ class RoleFinder:
             and c.pos_ in ("VERB", "AUX")
             and not any(m.dep_ == "mark" and m.lower_ in markers for m in c.children)
         ]
-
-    def is_media(self, token: Token) -> bool:
-        return RoleFinder.is_outlet(token, self.dictionary)
-
-    def could_be_actor(self, token: Token, *, role: int = 2) -> bool:
-        """A target outside the dictionary counts only when it is a named person, group or state, or headed
-        by a person/group noun ("responsibility", "details" are not); a subject unless it is a thing."""
-        lemma = token.lemma_.lower()
-        if self.is_thing(token) or lemma in self.words("event_nouns"):
-            return False
-        if role == 1:
-            return True
-        named = token.ent_type_ in self.words("actor_entity_labels") or token.pos_ == "PROPN"
-        return (
-            named
-            or lemma in self.words("actor_nouns")
-            or token.lower_ in self.words("actor_nouns")
-            or self.of_a_people(token)
-        )
-
-    def of_a_people(self, token: Token) -> bool:
-        """ "Russian civilian advisers", "Palestinian homes": a plural common noun (not a place) with a
-        nationality modifier stands for those people; singular ones are mostly abstract ("Sunni anger")."""
-        modifiers = (c for c in token.children if c.dep_ in ("amod", "compound") and c.i < token.i)
-        nationality = any(c.ent_type_ == "NORP" for c in modifiers)
-        return nationality and token.tag_ == "NNS" and not self.is_place_noun(token)
-
-    def is_thing(self, token: Token) -> bool:
-        """Instruments, quantifiers, negated and non-referential heads ("No group", "Some", "There")."""
-        words = {token.lower_, token.lemma_.lower()}
-        if words & self.words("non_referential") or token.is_punct:
-            return True
-        if any(c.dep_ == "det" and c.lower_ == "no" for c in token.children):
-            return True
-        return bool(words & self.words("instrument_nouns")) and not self.dictionary.find(self.text_of(token))
-
-    def names_actor(self, token: Token, *, role: int = 1) -> bool:
-        if token.lower_ in self.policy["pronouns"]:
-            return self.policy["pronouns"][token.lower_] not in ("unresolved", "speaker")
-        if role == 2 and {token.lower_, token.lemma_.lower()} & self.event_or_thing_nouns:
-            # "a new military offensive", "military aid": whose event or thing it is, not whom it hits.
-            return False
-        hit = self.dictionary.find(self.text_of(token))
-        return hit is not None and not (role == 2 and hit.entry.kind == "media") and not self.is_thing(token)
-
-    @property
-    def event_or_thing_nouns(self) -> frozenset[str]:
-        return self.words("event_nouns") | self.words("instrument_nouns")
-
-    def text_of(self, token: Token) -> str:
-        return phrase(token, self.dictionary).text
