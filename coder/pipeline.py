@@ -37,6 +37,7 @@ from coder.records import (
     Casualties,
     Classification,
     Event,
+    EventActors,
     Reject,
     Sentence,
     stable_id,
@@ -310,12 +311,20 @@ def _build_event(
         actor1=who.actor1,
         actor2=who.actor2,
         assoc_actor1=who.assoc_actor1,
-        place=geo.resolve_place(doc, sentence, context, stages.gazetteer, trigger=trigger),
+        place=geo.resolve_place(
+            doc, sentence, context, stages.gazetteer, trigger=trigger, actor_countries=actor_countries(who)
+        ),
         when=dates.resolve_date(doc, sentence, article, stages.date_rules, previous=previous),
         casualties=slot.casualties,
         source=article.source,
         notes=sentence.text,
     )
+
+
+def actor_countries(who: EventActors) -> tuple[tuple[str, str | None], ...]:
+    """(role, iso3) of the event's actors: geo reads them when the article barely names its country."""
+    roles = (("actor1", who.actor1), ("actor2", who.actor2), ("assoc_actor1", who.assoc_actor1))
+    return tuple((role, actor.iso3) for role, actor in roles if actor is not None)
 
 
 def classify_texts(texts: Sequence[str], stages: Stages) -> list[Classification]:

@@ -1,7 +1,9 @@
 """Measure the geocoder on held-out gold: UCDP GED Syria headlines and PLOVER event locations.
 
 Each headline is coded like a one-sentence article (``article_context`` over the headline, then
-``resolve_place`` on its spaCy parse), so nothing from the gold row leaks into the answer.
+``resolve_place`` on its spaCy parse), so nothing from the gold row leaks into the answer. As the pipeline
+codes an event row, ``resolve_place`` also gets the event's trigger (``classify_texts``) and its actors'
+countries (``extract_actors``); ``--no-events`` leaves both out (the figures before places-rules.v4).
 
 UCDP figures (a deterministic sample; --sample 0 takes every row):
 - *named*: headlines whose text contains the gold place name (``where_coordinates`` less its type word),
@@ -26,10 +28,12 @@ import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 import spacy
 
+from coder.actors import extract_actors
 from coder.config import Settings
 from coder.geo import (
     Gazetteer,
@@ -39,7 +43,11 @@ from coder.geo import (
     normalise_name,
     resolve_place,
 )
+from coder.pipeline import Stages, actor_countries, classify_texts
 from coder.records import Article, Place, Sentence
+
+if TYPE_CHECKING:
+    from spacy.tokens import Doc
 
 TYPE_WORDS = re.compile(
     r"\s+(village|town|city|governorate|district|sub-district|subdistrict|mountain|area|camp|neighbou?rhood|"
@@ -48,14 +56,41 @@ TYPE_WORDS = re.compile(
 )
 
 
-def code_texts(texts: list[str], nlp: spacy.language.Language, gz: Gazetteer) -> list[Place | None]:
-    """Code each text as a one-sentence article (title = none, so the headline is counted once)."""
+# What the pipeline hands geo besides the parse: the event's trigger and its actors' (role, iso3).
+EventInputs = tuple[tuple[int, int] | None, tuple[tuple[str, str | None], ...]]
+
+
+def code_texts(
+    texts: list[str], nlp: spacy.language.Language, gz: Gazetteer, stages: Stages | None = None
+) -> list[Place | None]:
+    """Code each text as a one-sentence article (title = none, so the headline is counted once); with
+    ``stages``, as the pipeline codes an event sentence: its trigger and its actors' countries too."""
+    docs = list(nlp.pipe(texts, batch_size=256))
+    articles = [
+        Article(f"a{i}", text, None, None, "none", None, None, "eval", None, "")
+        for i, text in enumerate(texts)
+    ]
+    sentences = [Sentence(f"s{i}", f"a{i}", 0, 0, len(text), text) for i, text in enumerate(texts)]
+    events = event_inputs(docs, sentences, articles, stages) if stages else [(None, ())] * len(texts)
     places = []
-    for i, (text, doc) in enumerate(zip(texts, nlp.pipe(texts, batch_size=256), strict=True)):
-        sentence = Sentence(f"s{i}", f"a{i}", 0, 0, len(text), text)
-        article = Article(f"a{i}", text, None, None, "none", None, None, "eval", None, "")
-        places.append(resolve_place(doc, sentence, article_context(article, [sentence], gz), gz))
+    for doc, sentence, article, (trigger, countries) in zip(docs, sentences, articles, events, strict=True):
+        context = article_context(article, [sentence], gz)
+        places.append(resolve_place(doc, sentence, context, gz, trigger=trigger, actor_countries=countries))
     return places
+
+
+def event_inputs(
+    docs: list[Doc], sentences: list[Sentence], articles: list[Article], stages: Stages
+) -> list[EventInputs]:
+    """The event type decided for each text (``classify_texts``), its trigger and actors (``extract_actors``
+    on the eval's parse, as the pipeline reads them from its own)."""
+    decisions = classify_texts([s.text for s in sentences], stages)
+    found: list[EventInputs] = []
+    for doc, sentence, article, decision in zip(docs, sentences, articles, decisions, strict=True):
+        who = extract_actors(doc, sentence, decision, stages.actors, None, article)
+        start, end = decision.trigger_start, decision.trigger_end
+        found.append(((start, end) if start is not None and end is not None else None, actor_countries(who)))
+    return found
 
 
 def km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
@@ -100,7 +135,7 @@ def share(flags: Iterable[bool]) -> str:
 
 
 def eval_ucdp(corpora: Path, sample: int, nlp: spacy.language.Language, gz: Gazetteer, seed: int,
-              split: str, misses: list[dict]) -> dict:  # fmt: skip
+              split: str, misses: list[dict], stages: Stages | None = None) -> dict:  # fmt: skip
     df = pd.read_csv(corpora / "ucdp_ged_syria" / "ged_syria_191.csv")
     df = df.dropna(subset=["source_headline", "adm_1"]).drop_duplicates("source_headline")
     if split != "all":  # misses were only ever inspected on "dev" (even ids); report "test"
@@ -109,7 +144,7 @@ def eval_ucdp(corpora: Path, sample: int, nlp: spacy.language.Language, gz: Gaze
         df = df.sample(min(sample, len(df)), random_state=seed).sort_values("id")
     # Headlines keep HTML entities ("&#8220;"); articles reach the coder decoded (ingest), so are these.
     df["source_headline"] = df["source_headline"].astype(str).map(html.unescape)
-    places = code_texts(df["source_headline"].tolist(), nlp, gz)
+    places = code_texts(df["source_headline"].tolist(), nlp, gz, stages)
     gold_admin1 = {a: admin1_name(a, gz) for a in df["adm_1"].unique()}
     named, found = [], []
     for row, place in zip(df.itertuples(), places, strict=True):
@@ -138,10 +173,12 @@ def eval_ucdp(corpora: Path, sample: int, nlp: spacy.language.Language, gz: Gaze
     }  # fmt: skip
 
 
-def eval_plover(corpora: Path, nlp: spacy.language.Language, gz: Gazetteer) -> dict:
+def eval_plover(
+    corpora: Path, nlp: spacy.language.Language, gz: Gazetteer, stages: Stages | None = None
+) -> dict:
     records = json.loads((corpora / "plover_gsr" / "PLOVER_GSR_CAMEO.json").read_text(encoding="utf-8"))
     gold = [r for r in records if "eventLoc" in r and r.get("text")]
-    places = code_texts([r["text"] for r in gold], nlp, gz)
+    places = code_texts([r["text"] for r in gold], nlp, gz, stages)
     right = [plover_right(r["eventLoc"], p, gz) for r, p in zip(gold, places, strict=True)]
     return {"records": len(gold), "resolved_right": share(right)}
 
@@ -240,15 +277,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--misses", type=Path, help="write the named-subset misses and their class here (JSONL), dev only"
     )
+    parser.add_argument(
+        "--no-events",
+        action="store_true",
+        help="code the place from the parse alone (no event trigger, no actors' countries), as before v4",
+    )
     args = parser.parse_args(argv)
     settings = Settings()
     gz = OfflineGazetteer.load(settings.gazetteer_dir, settings.places_dir)
     misses: list[dict] = []
-    nlp = spacy.load(settings.spacy_model, disable=["lemmatizer"])
+    nlp = spacy.load(settings.spacy_model)  # with lemmas, which the actors read
+    stages = None if args.no_events else Stages.load(settings)
     report = {"gazetteer": gz.version, "spacy_model": settings.spacy_model,
-              "split": args.split, "sample": args.sample,
-              "ucdp_ged_syria": eval_ucdp(args.corpora, args.sample, nlp, gz, args.seed, args.split, misses),
-              "plover_gsr": eval_plover(args.corpora, nlp, gz),
+              "split": args.split, "sample": args.sample, "events": stages is not None,
+              "ucdp_ged_syria": eval_ucdp(args.corpora, args.sample, nlp, gz, args.seed, args.split, misses,
+                                          stages),
+              "plover_gsr": eval_plover(args.corpora, nlp, gz, stages),
               "rams_places": eval_rams(args.corpora, nlp, gz)}  # fmt: skip
     sys.stdout.write(json.dumps(report, indent=2) + "\n")
     if args.misses:

@@ -160,6 +160,10 @@ def test_ranking_ignores_input_order(cands: list[PlaceCandidate], iso3: str | No
     assert geo.rank_candidates(cands, iso3) == geo.rank_candidates(sorted(cands, key=lambda c: c.name), iso3)
 
 
+def test_an_underscore_for_the_hyphen_keeps_the_name_whole(real: OfflineGazetteer) -> None:
+    assert [m.text for m in geo.find_toponyms("Human losses in Busra al_Sham", real)] == ["Busra al_Sham"]
+
+
 # --- article context ---
 
 
@@ -619,6 +623,50 @@ def test_sentence_toponyms_reuse_the_article_scan(blank_nlp) -> None:
         assert context.toponyms(sentence, gz) == geo.find_toponyms(sentence.text, gz)
     unseen = Sentence("s9", "a1", 9, 500, 520, "Fighting in Ramadi.")
     assert [m.text for m in context.toponyms(unseen, gz)] == ["Ramadi"]
+
+
+# --- the country of the event's actors ---
+
+
+def test_no_place_and_no_country_evidence_codes_the_actors_country(blank_nlp) -> None:
+    gz = FakeGazetteer()
+    article, sentences = article_of("Regime forces shelled the besieged town.")
+    context = geo.article_context(article, sentences, gz)
+    doc = blank_nlp(sentences[0].text)
+    assert geo.resolve_place(doc, sentences[0], context, gz) is None
+    place = geo.resolve_place(doc, sentences[0], context, gz, actor_countries=(("actor1", "IRQ"),))
+    assert place is not None and (place.iso3, place.location, place.geo_precision) == ("IRQ", "Iraq", 3)
+    assert place.geo_reason.startswith("country of the event's actors")
+
+
+def test_the_targets_country_is_read_before_the_initiators(blank_nlp) -> None:
+    gz = FakeGazetteer()
+    article, sentences = article_of("Warplanes struck the convoy.")
+    context = geo.event_context(
+        geo.article_context(article, sentences, gz), (("actor1", "LBY"), ("actor2", "IRQ")), gz
+    )
+    assert (context.country_iso3, context.from_actors) == ("IRQ", True)
+
+
+def test_actors_never_outvote_country_evidence(blank_nlp) -> None:
+    place, _ = place_of(blank_nlp, "A US soldier was killed near Tripoli.", "Tripoli")
+    gz = FakeGazetteer()
+    article, sentences = article_of("A US soldier was killed near Tripoli.")
+    context = geo.article_context(article, sentences, gz)
+    assert geo.event_context(context, (("actor2", "IRQ"),), gz) is context
+    doc = doc_with_ents(blank_nlp, sentences[0].text, "Tripoli")
+    got = geo.resolve_place(doc, sentences[0], context, gz, actor_countries=(("actor2", "IRQ"),))
+    assert got is not None and got == place and got.iso3 == "LBY"
+
+
+def test_the_actors_country_alone_keeps_a_named_place_abroad(blank_nlp) -> None:
+    """An actor abroad, or a misread one, is weaker evidence than a toponym of the sentence."""
+    gz = FakeGazetteer()
+    article, sentences = article_of("Shelling hit Ghouta.")
+    context = geo.article_context(article, sentences, gz)
+    doc = doc_with_ents(blank_nlp, sentences[0].text, "Ghouta")
+    place = geo.resolve_place(doc, sentences[0], context, gz, actor_countries=(("actor1", "IRQ"),))
+    assert place is not None and place.iso3 == "LBN"
 
 
 SEED_EXPECTED = Path(__file__).parent / "data" / "seed_event_places_actors.json"

@@ -16,7 +16,7 @@ from coder.classify import rules
 from coder.classify.model import ModelStandIn
 from coder.config import PROJECT_ROOT, Settings
 from coder.errors import ConfigError, ModelError
-from coder.records import Article, Reject
+from coder.records import Actor, Article, EventActors, Reject
 
 SEEDS = PROJECT_ROOT / "seeds"
 
@@ -45,6 +45,15 @@ def test_only_asserted_events_count_as_their_type(event_type: str) -> None:
     assert pipeline.evaluation_label(event_type, "asserted") == event_type
     for modality in ("planned", "negated", "hypothetical", "threatened"):
         assert pipeline.evaluation_label(event_type, modality) == "none"
+
+
+def test_geo_is_handed_each_actors_role_and_country() -> None:
+    def actor(iso3: str | None) -> Actor:
+        return Actor("x", "x", iso3, None, None, None, None, "text")
+
+    who = EventActors(actor1=actor("TUR"), actor2=actor(None), assoc_actor1=None)
+    assert pipeline.actor_countries(who) == (("actor1", "TUR"), ("actor2", None))
+    assert pipeline.actor_countries(EventActors()) == ()
 
 
 def test_code_batch_keeps_order_and_passes_rejects(

@@ -6,7 +6,7 @@ place) · ``resolve`` (the place of one sentence, with ACLED precision). Every r
 ``seeds/places/``.
 """
 
-from coder.geo.context import ArticleContext, Mention, article_context, find_toponyms
+from coder.geo.context import ArticleContext, Mention, article_context, event_context, find_toponyms
 from coder.geo.index import (
     CURATED_FILES,
     INDEX_FILES,
@@ -30,6 +30,7 @@ __all__ = [
     "OfflineGazetteer",
     "PlaceCandidate",
     "article_context",
+    "event_context",
     "find_toponyms",
     "inputs_digest",
     "key_hash",

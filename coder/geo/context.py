@@ -5,7 +5,7 @@ from __future__ import annotations
 import bisect
 import re
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from coder.geo.index import Gazetteer, PlaceCandidate, rank_candidates
@@ -14,7 +14,8 @@ from coder.geo.rules import GeoRules
 from coder.records import Article, Sentence
 
 _WORD_RE = re.compile(r"\w[\w'’-]*")
-_CAP = r"(?:[A-Z]|(?:al|el|ad|ar|as|an|az|ash|ez)-[A-Z])[\w'’-]*"  # "Fallujah", "al-Qaim"
+# "Fallujah", "al-Qaim"; "al_Sham" (an underscore for the hyphen, in some machine-made English)
+_CAP = r"(?:[A-Z]|(?:al|el|ad|ar|as|an|az|ash|ez)[-_][A-Z])[\w'’-]*"
 _LINE_BREAK_RE = re.compile(r"\n")  # a paragraph ends at a line break, as for dates (dates.py)
 # Runs of capitalised words, lower-case articles allowed inside: "Deir ez Zor", "Balad Ruz", "Bab al-Hawa".
 _POSSESSIVE_RE = re.compile(r"['’]s$")
@@ -98,6 +99,8 @@ class ArticleContext:
     country_place: PlaceCandidate | None = None
     main: Mention | None = None
     mentions: tuple[tuple[str, int], ...] = ()  # (gazetteer id, count), most mentioned first
+    votes: int = 0  # the evidence (toponyms, demonyms) for ``country_iso3``
+    from_actors: bool = False  # ``country_iso3`` is the country of the event's actors (``event_context``)
     paragraph_starts: tuple[int, ...] = ()  # article offsets just after each line break
     # ``find_toponyms`` of each text scanned, by (article offset, text): the sentence's own place reuses it.
     scanned: Mapping[tuple[int, str], tuple[Mention, ...]] = field(
@@ -135,8 +138,9 @@ def article_context(article: Article, sentences: list[Sentence], gazetteer: Gaze
     paragraphs = tuple(m.end() for m in _LINE_BREAK_RE.finditer(article.text))
     if not votes:
         return ArticleContext(scanned=scanned, paragraph_starts=paragraphs)
-    main = _main_place(votes.most_common(1)[0][0], hits, gazetteer)
-    return replace(main, scanned=scanned, paragraph_starts=paragraphs)
+    iso3, count = votes.most_common(1)[0]
+    main = _main_place(iso3, hits, gazetteer)
+    return replace(main, votes=count, scanned=scanned, paragraph_starts=paragraphs)
 
 
 def _demonym_evidence(
@@ -160,9 +164,31 @@ def _context_texts(article: Article, sentences: list[Sentence]) -> list[tuple[in
     return title + (codable or [(0, article.text)])
 
 
+def event_context(
+    context: ArticleContext, actor_countries: Sequence[tuple[str, str | None]], gazetteer: Gazetteer
+) -> ArticleContext:
+    """The context of one event: the article's, unless its country rests on little evidence (a headline, a
+    short report) that none of the event's actors shares, while an actor's country is known; then the
+    actors' country (the first of ``actor_country.roles`` that has one), with no main place (the article's
+    lies in the other country)."""
+    rules = gazetteer.rules.actor_country
+    known = {role: iso3 for role, iso3 in actor_countries if iso3}
+    if not known or context.country_iso3 in known.values() or context.votes > rules["max_context_votes"]:
+        return context
+    iso3 = next((known[r] for r in rules["roles"] if r in known), None)
+    country = gazetteer.country(iso3) if iso3 else None
+    if country is None:
+        return context
+    return replace(
+        context, country_iso3=iso3, country_place=country, main=None, mentions=(), from_actors=True
+    )
+
+
 def plausible(top: PlaceCandidate, context: ArticleContext, rules: GeoRules) -> bool:
-    """A small village abroad, named in an article about another country, is more likely an unknown local."""
-    return context.country_iso3 in (None, top.iso3) or country_evidence(top, rules) is not None
+    """A small village abroad, named in an article about another country, is more likely an unknown local;
+    the country of the event's actors alone does not say so (an actor abroad, a misread actor)."""
+    home = None if context.from_actors else context.country_iso3
+    return home in (None, top.iso3) or country_evidence(top, rules) is not None
 
 
 def country_evidence(top: PlaceCandidate, rules: GeoRules) -> str | None:

@@ -5,10 +5,11 @@ ACLED precision: 1 the named town, 2 near / part of it, 3 province (at its capit
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from coder.geo.context import ArticleContext, Mention, country_evidence, plausible
+from coder.geo.context import ArticleContext, Mention, country_evidence, event_context, plausible
 from coder.geo.index import Gazetteer, rank_candidates
 from coder.geo.names import loose_key, normalise_name
 from coder.geo.rules import GeoRules
@@ -35,6 +36,7 @@ def resolve_place(
     gazetteer: Gazetteer,
     *,
     trigger: tuple[int, int] | None = None,
+    actor_countries: Sequence[tuple[str, str | None]] = (),
 ) -> Place | None:
     """The event's place: a toponym of the sentence (spaCy entities, else gazetteer matches) or the article's.
 
@@ -44,8 +46,11 @@ def resolve_place(
     a town that only locates another ("Balad Ruz, 70 km north-east of Baghdad") gives way to it; then
     "in X"; then the one nearest the trigger (else the first). A province or country chosen so gives way to
     a town named in it.
+
+    ``actor_countries`` ((role, iso3) of the event's actors) give the event a country when the article
+    evidences none (``event_context``); with no place left, the event is coded at that country.
     """
-    rules = gazetteer.rules
+    rules, context = gazetteer.rules, event_context(context, actor_countries, gazetteer)
     ents = [e for e in doc.ents if e.label_ in rules.entity_labels]
     mentions = [m for e in ents if (m := _mention(e, sentence, context, gazetteer))]
     # spaCy often misses a town it has never seen, or tags it ORG/PERSON ("strikes on Al-Mayadin").
@@ -233,9 +238,11 @@ def _ngram_mentions(sentence: Sentence, context: ArticleContext, gazetteer: Gaze
 
 
 def _named_place(sentence: Sentence, m: Mention, context: ArticleContext, rules: GeoRules) -> bool:
-    """With no country known, a small place counts when the text marks it as a place ("in al-Sukhnah") and
-    names it by its own name, not by one of the alternate names that tie many villages to common words."""
-    if context.country_iso3 is not None or not _marked_as_place(sentence, m, rules):
+    """With no country known (the actors' country is not the article's), a small place counts when the text
+    marks it as a place ("in al-Sukhnah") and names it by its own name, not by one of the alternate names
+    that tie many villages to common words."""
+    known = context.country_iso3 is not None and not context.from_actors
+    if known or not _marked_as_place(sentence, m, rules):
         return False
     return loose_key(normalise_name(m.text)) == loose_key(normalise_name(m.place.name))
 
@@ -259,6 +266,7 @@ def _to_place(m: Mention, rules: GeoRules) -> Place:
     )  # fmt: skip
 
 
+ACTORS_REASON = "country of the event's actors"
 PARAGRAPH_REASON = "inherited from an earlier sentence of the paragraph"
 
 
@@ -297,6 +305,7 @@ def _inherit(context: ArticleContext, rules: GeoRules, reason: str) -> Place | N
     mention, country = context.main, context.country_place
     if mention is None and country is not None:
         mention = Mention(country.name, -1, -1, country)
+        reason = ACTORS_REASON if context.from_actors else reason
     if mention is None:
         return None
     place = _to_place(replace(mention, relative=None), rules)

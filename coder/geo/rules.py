@@ -31,6 +31,7 @@ class GeoRules:
     min_name_length: int
     inherit_min_precision: int
     country_only: dict[str, Any]
+    actor_country: dict[str, Any]
     # Keys of words that may stand beside a place name without making it a longer name: stop names,
     # demonyms, province and settlement words ("In Aleppo", "Deir Ezzor Governorate", "Homs City").
     beside_name_keys: frozenset[str] = frozenset()
@@ -53,7 +54,7 @@ class GeoRules:
                 context_min_population=int(data["context_min_population"]), max_ngram=int(data["max_ngram"]),
                 min_name_length=int(data["min_name_length"]),
                 inherit_min_precision=int(data["inherit_min_precision"]),
-                country_only=dict(data["country_only"]),
+                country_only=dict(data["country_only"]), actor_country=dict(data["actor_country"]),
             )  # fmt: skip
         except (KeyError, TypeError, ValueError, re.error) as exc:
             raise DataFileError(f"malformed place rules ({exc!r})", path=str(path)) from None
