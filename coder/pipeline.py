@@ -33,6 +33,7 @@ from coder.config import Settings
 from coder.errors import ConfigError
 from coder.nlp import add_entities, is_stand_in, load_pipeline, parse, stand_in_pipeline
 from coder.records import (
+    Actor,
     Article,
     Casualties,
     Classification,
@@ -233,8 +234,13 @@ def _build_article(plan: _Plan, stages: Stages) -> ArticleResult:
     if plan.slots:
         # The toponym scan reads every sentence; most news articles hold no event, so it waits for one.
         context = geo.article_context(plan.article, plan.sentences, stages.gazetteer)
+        speaker: Actor | None = None  # who the previous event's sentence is attributed to ("X said")
         for slot in plan.slots:
-            events.append(_build_event(plan.article, slot, context, events[-1] if events else None, stages))
+            previous = events[-1] if events else None
+            events.append(_build_event(plan.article, slot, context, previous, stages, speaker))
+            speaker = actors.attribution_speaker(
+                slot.doc, slot.sentence, stages.actors, previous, plan.article, previous_speaker=speaker
+            )
     return ArticleResult(plan.article, plan.sentences, plan.classifications, events)
 
 
@@ -292,10 +298,17 @@ def _classify(
 
 
 def _build_event(
-    article: Article, slot: _Slot, context: geo.ArticleContext, previous: Event | None, stages: Stages
+    article: Article,
+    slot: _Slot,
+    context: geo.ArticleContext,
+    previous: Event | None,
+    stages: Stages,
+    previous_speaker: Actor | None = None,
 ) -> Event:
     sentence, doc, decision = slot.sentence, slot.doc, slot.decision
-    who = actors.extract_actors(doc, sentence, decision, stages.actors, previous, article)
+    who = actors.extract_actors(
+        doc, sentence, decision, stages.actors, previous, article, previous_speaker=previous_speaker
+    )
     trigger = (
         (decision.trigger_start, decision.trigger_end)
         if decision.trigger_start is not None and decision.trigger_end is not None
