@@ -114,6 +114,16 @@ def test_generic_entry_takes_a_country_named_in_the_phrase(dictionary: ActorDict
     assert generic is not None and generic.name == "Military Forces of {country}"
 
 
+def test_acronym_aliases_match_capitals_only(dictionary: ActorDictionary) -> None:
+    # "CAR" is the Central African Republic only in capitals: "a car bomb" names no actor.
+    assert dictionary.lookup("a car bomb exploded") is None
+    assert dictionary.lookup("Car bomb hits market") is None
+    car = dictionary.lookup("CAR rebels")
+    assert car is not None and car.iso3 == "CAF"
+    pkk = dictionary.lookup("the PKK")
+    assert pkk is not None and pkk.id == "pkk"
+
+
 def test_country_hint_counts_mentions(dictionary: ActorDictionary) -> None:
     assert dictionary.country_hint(_article("Iraqi forces fought. Baghdad said. The US helped.")) == "IRQ"
     once = Article("a2", "Somali troops fought.", None, None, "none", None, None, "x", None, "0")
@@ -653,8 +663,8 @@ def test_an_outlet_is_no_speaker_for_he(nlp_full, dictionary) -> None:
 _TEXTS = st.text(alphabet=st.sampled_from("abIrqU.S's’ -\u2019Iraqi forces the THE Sé,"), max_size=60)
 
 
-def _reference_tokens(text: str) -> list[tuple[str, int, int, bool]]:
-    """(norm, start, end, capitalised) per kept token, as the tokeniser was first written: the oracle."""
+def _reference_tokens(text: str) -> list[tuple[str, int, int, bool, bool]]:
+    """(norm, start, end, capitalised, all capitals) per kept token, as first written: the oracle."""
     import re
 
     text, out = text.replace("\u2019", "'"), []
@@ -662,7 +672,7 @@ def _reference_tokens(text: str) -> list[tuple[str, int, int, bool]]:
         norm = m.group().lower().rstrip(".")
         possessive = norm == "s" and m.start() > 0 and text[m.start() - 1] == "'"
         if norm != "the" and not possessive:
-            out.append((norm, m.start(), m.end(), m.group()[0].isupper()))
+            out.append((norm, m.start(), m.end(), m.group()[0].isupper(), m.group().isupper()))
     return out
 
 
@@ -681,7 +691,10 @@ def _all_hits(dictionary: ActorDictionary, text: str) -> list[tuple[object, int]
     longest = max(len(k) for k in dictionary._index)
     for n in range(min(longest, len(tokens)), 0, -1):
         for i in range(len(tokens) - n + 1):
-            entry = dictionary._pick(tuple(t[0] for t in tokens[i : i + n]), None)
+            key = tuple(t[0] for t in tokens[i : i + n])
+            entry = dictionary._pick(key, None)
+            if key in dictionary._acronyms and not tokens[i][4]:
+                entry = None  # an acronym alias written as a word ("car")
             if entry is not None:
                 found.append((Hit(entry, tokens[i][1], tokens[i + n - 1][2]), i))
     return found
@@ -692,6 +705,7 @@ def _all_hits(dictionary: ActorDictionary, text: str) -> list[tuple[object, int]
     [
         "Iraqi security forces and Islamic State of Iraq and the Levant militants clashed near U.S. troops",
         "the government of Liberia said Washington Post reporters met the Iraqi Army's commander",
+        "a car bomb hit CAR rebels and US troops told us",
         "",
     ],
 )
@@ -701,7 +715,13 @@ def test_pruned_scan_finds_every_hit_in_the_same_order(dictionary: ActorDictiona
     assert dictionary._hits(_tokens(text), None) == _all_hits(dictionary, text)
 
 
-@given(st.lists(st.sampled_from(["Iraq", "iraq", "United", "States", "the", "U.S.", "Syria", "'s", "army"])))
+@given(
+    st.lists(
+        st.sampled_from(
+            ["Iraq", "iraq", "United", "States", "the", "U.S.", "Syria", "'s", "army", "CAR", "Car"]
+        )
+    )
+)
 @settings(max_examples=60)
 def test_country_counts_match_a_full_scan(dictionary: ActorDictionary, words: list[str]) -> None:
     from collections import Counter
@@ -711,7 +731,8 @@ def test_country_counts_match_a_full_scan(dictionary: ActorDictionary, words: li
     for n in (3, 2, 1):  # every n-gram, as first written
         for i in range(len(tokens) - n + 1):
             iso3 = dictionary.country_forms.get(tuple(t[0] for t in tokens[i : i + n]))
-            counts[iso3] += iso3 is not None and (n > 1 or tokens[i][3])
+            word = tokens[i][3] and (tokens[i][4] or tokens[i][:1] not in dictionary._acronyms)
+            counts[iso3] += iso3 is not None and (n > 1 or word)
     ranked = sorted(((k, v) for k, v in counts.items() if k and v), key=lambda kv: (-kv[1], kv[0]))
     least = dictionary.policy["country_hint_min_mentions"]
     assert dictionary._count_countries(text) == (ranked[0][0] if ranked and ranked[0][1] >= least else None)

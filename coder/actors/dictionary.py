@@ -89,6 +89,7 @@ class _Tokens(NamedTuple):
     starts: list[int]
     ends: list[int]
     capital: list[bool]
+    upper: list[bool]
 
 
 def _tokens(text: str) -> _Tokens:
@@ -105,6 +106,7 @@ def _tokens(text: str) -> _Tokens:
         [found[i][1] for i in keep],
         [found[i][2] for i in keep],
         [found[i][0][0].isupper() for i in keep],
+        [found[i][0].isupper() for i in keep],
     )
 
 
@@ -129,6 +131,9 @@ class ActorDictionary:
     # only the n-grams that can match, in place of every n-gram up to the longest alias.
     _widths: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
     _country_widths: dict[str, tuple[int, ...]] = field(default_factory=dict, repr=False)
+    # One-word keys written only as acronyms ("CAR", "PKK"): they match upper-case text only, so that "a car
+    # bomb" does not name the Central African Republic.
+    _acronyms: frozenset[tuple[str, ...]] = field(default_factory=frozenset, repr=False)
     word_sets: dict[str, frozenset[str]] = field(default_factory=dict, repr=False)  # the policy's word lists
 
     def __post_init__(self) -> None:
@@ -138,6 +143,7 @@ class ActorDictionary:
                 if entry not in bucket:
                     bucket.append(entry)
         self._widths = _widths_by_first_word(self._index)
+        self._acronyms = _acronym_keys(a for e in self.entries for a in e.aliases)
         self.word_sets = {
             k: frozenset(v)
             for k, v in self.policy.items()
@@ -200,6 +206,8 @@ class ActorDictionary:
         """Every alias match as (hit, first token index), longer matches first, then left to right."""
         found, norms = [], tokens.norms
         for i, n in _candidate_ngrams(norms, self._widths):
+            if n == 1 and not tokens.upper[i] and (norms[i],) in self._acronyms:
+                continue
             entry = self._pick(tuple(norms[i : i + n]), on)
             if entry is not None:
                 found.append((n, i, Hit(entry, tokens.starts[i], tokens.ends[i + n - 1])))
@@ -223,11 +231,13 @@ class ActorDictionary:
         return self._hints[article.article_id]
 
     def _count_countries(self, text: str) -> str | None:
-        norms, _, _, capital = _tokens(text)
+        norms, _, _, capital, upper = _tokens(text)
         counts: Counter[str] = Counter()
         for i, n in _candidate_ngrams(norms, self._country_widths):
             iso3 = self.country_forms.get(tuple(norms[i : i + n]))
-            if iso3 is not None and (n > 1 or capital[i]):
+            if iso3 is not None and (
+                n > 1 or (capital[i] and (upper[i] or (norms[i],) not in self._acronyms))
+            ):
                 counts[iso3] += 1
         if not counts:
             return None
@@ -242,6 +252,16 @@ class ActorDictionary:
         if person and any(h.entry.kind == "person" for h, _ in hits):
             hits = [(h, i) for h, i in hits if h.entry.kind == "person"]
         return max(hits, key=lambda hi: (hi[0].end, hi[0].end - hi[0].start))[0] if hits else None
+
+
+def _acronym_keys(aliases: Iterable[str]) -> frozenset[tuple[str, ...]]:
+    """One-word keys every alias of which is written in capitals ("CAR", "U.S."), never as a word."""
+    caps: dict[tuple[str, ...], bool] = {}
+    for alias in aliases:
+        key = normalise(alias)
+        if len(key) == 1:
+            caps[key] = caps.get(key, True) and alias.isupper()
+    return frozenset(k for k, only_caps in caps.items() if only_caps)
 
 
 def _widths_by_first_word(keys: Iterable[tuple[str, ...]]) -> dict[str, tuple[int, ...]]:
