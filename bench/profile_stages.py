@@ -13,6 +13,9 @@ prints the geo/actors functions by own time.
 
     .venv/bin/python bench/profile_stages.py --articles 30
     .venv/bin/python bench/profile_stages.py --seeds --dump /tmp/me/seeds.json
+
+``--original-components`` codes with the pipeline's own attribute ruler and lemmatizer instead of
+``coder.fast_attrs``' stand-ins (the paired "before" of that change: the dumps must be identical).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from typing import Any
 
 from coder import actors, geo, pipeline
 from coder.config import Settings
+from coder.nlp import FAST_COMPONENTS, FAST_PREFIX
 from coder.records import Event
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,6 +114,8 @@ def _as_dict(record: Any) -> dict[str, Any] | None:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     stages = pipeline.Stages.load(Settings())
+    if args.original_components:
+        use_original_components(stages.nlp)
     with tempfile.TemporaryDirectory(prefix="coder-profile-") as tmp:
         items = load_items(args, stages, Path(tmp))
     totals: dict[str, list[tuple[float, float]]] = {}
@@ -130,12 +136,21 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.dump:
         args.dump.parent.mkdir(parents=True, exist_ok=True)
         args.dump.write_text(json.dumps(event_records(events), indent=1) + "\n")
-    figures = {"articles": len(result.articles), "events": len(events)}
+    figures = {"articles": len(result.articles), "events": len(events), "pipeline": stages.nlp.pipe_names}
     return (
         figures
         | {"code_batch_seconds": round(batch, 2), "code_batch_cpu_seconds": round(batch_cpu, 2)}
+        | {"cpu_seconds_per_article": round(batch_cpu / max(1, len(result.articles)), 4)}
         | {name: summarise(calls, batch_cpu) for name, calls in totals.items()}
     )
+
+
+def use_original_components(nlp: Any) -> None:
+    """Undo ``nlp.use_fast_components``: the pipeline's own components, enabled, in their place."""
+    for name in FAST_COMPONENTS:
+        if FAST_PREFIX + name in nlp.pipe_names:
+            nlp.remove_pipe(FAST_PREFIX + name)
+            nlp.enable_pipe(name)
 
 
 def summarise(calls: list[tuple[float, float]], batch_cpu: float) -> dict[str, Any]:
@@ -155,6 +170,11 @@ def main() -> None:
     parser.add_argument("--articles", type=int, default=30)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--seeds", action="store_true", help="profile the seed articles instead")
+    parser.add_argument(
+        "--original-components",
+        action="store_true",
+        help="the pipeline's own attribute ruler and lemmatizer (the 'before' of coder.fast_attrs)",
+    )
     parser.add_argument("--dump", type=Path, help="write every event's place and actors (JSON) here")
     parser.add_argument(
         "--profile", type=Path, help="cProfile of the batch to this file (top geo/actors to stderr)"

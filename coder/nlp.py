@@ -9,10 +9,11 @@ pipeline's meta is recorded in every release manifest.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import ModuleType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from coder import fast_attrs
 from coder.config import Settings
 from coder.errors import ConfigError
 
@@ -29,6 +30,16 @@ UNUSED_COMPONENTS = ("senter",)
 # the parser's sentence starts (no entity crosses one), so running it after the parse, as the
 # pipeline's own order does, gives the same entities.
 ENTITY_COMPONENT = "ner"
+# The pipeline's attribute ruler (tag -> POS and morphology, plus exceptions) cost nearly as much as
+# its parser, and its lemmatizer builds Python objects for every token; ``coder.fast_attrs`` does the
+# same work from their own patterns and tables, several times cheaper, with the same result. Each
+# original stays in the pipeline, disabled, and stays enabled where the fast one cannot stand in for
+# it (another installed pipeline). Component name -> (factory of its fast stand-in, builder).
+FAST_COMPONENTS: dict[str, tuple[str, Callable[[Any], object | None]]] = {
+    "attribute_ruler": ("coder_fast_attribute_ruler", fast_attrs.build),
+    "lemmatizer": ("coder_fast_lemmatizer", fast_attrs.build_lemmatizer),
+}
+FAST_PREFIX = "fast_"
 
 
 # Marks the meta of ``stand_in_pipeline``: a pipeline that must never code (see ``is_stand_in``).
@@ -38,7 +49,35 @@ STAND_IN = "coder_stand_in"
 def load_pipeline(settings: Settings) -> Language:
     """Load the configured installed spaCy pipeline, or say clearly which is missing."""
     nlp: Language = _installed(settings.spacy_model).load(exclude=[c for c in UNUSED_COMPONENTS])
+    use_fast_components(nlp)
     return nlp
+
+
+def use_fast_components(nlp: Language) -> list[str]:
+    """Put ``coder.fast_attrs``' stand-ins in place of the components they can stand in for; say which."""
+    swapped = []
+    for name, (factory, build) in FAST_COMPONENTS.items():
+        if name not in nlp.pipe_names or build(nlp.get_pipe(name)) is None:
+            continue
+        _register(factory, build)
+        nlp.add_pipe(factory, name=FAST_PREFIX + name, after=name)
+        nlp.disable_pipe(name)
+        swapped.append(name)
+    return swapped
+
+
+def _register(factory: str, build: Callable[[Any], object | None]) -> None:
+    """Registered when first used (not on import): spaCy's factories are a process-wide registry."""
+    from spacy.language import Language
+
+    def make(nlp: Language, name: str) -> object:
+        fast = build(nlp.get_pipe(name.removeprefix(FAST_PREFIX)))
+        if fast is None:
+            raise ConfigError(f"{factory!r} cannot stand in for the pipeline's {name!r}")
+        return fast
+
+    if not Language.has_factory(factory):
+        Language.factory(factory, func=make)
 
 
 def stand_in_pipeline(settings: Settings) -> Language:

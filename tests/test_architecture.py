@@ -47,6 +47,7 @@ ALLOWED = {
     "coder.actors.roles": {"coder.actors.dictionary", "coder.actors.parse"},
     "coder.clusters": {"coder.clusters.rules", "coder.clusters.linkage"},
     "coder.clusters.linkage": {"coder.clusters.rules"},
+    "coder.nlp": {"coder.fast_attrs"},
     "coder.geo": {
         "coder.geo.names",
         "coder.geo.rules",
