@@ -12,11 +12,12 @@ shutdown are all timed; the child reports the build's phases (``build.Phases``):
 - ``tail``  clustering, event validation and commit (the cluster shuts down meanwhile)
 - ``stop``  what is left of the shutdown after ``tail``
 
-with wall seconds, the driver's CPU seconds and the workers' CPU seconds. A LocalCluster forks its
-workers from a fork server that has imported the coder once, so the workers' ``start`` seconds are
-their stages' load only; the server's imports count in the total (``cpu_seconds``: the whole process
-tree, the server and the workers it reaps included). On a shared machine wall time depends on the
-neighbours: compare CPU seconds there, and speed-ups on a quiet machine only.
+with wall seconds, the driver's CPU seconds and the workers' CPU seconds, and, from dask's task stream,
+where each worker's coding phase went (``tasks``: running tasks, gaps between them, idle at the end).
+A LocalCluster forks its workers from a fork server that has imported the coder once, so the workers'
+``start`` seconds are their stages' load only; the server's imports count in the total (``cpu_seconds``:
+the whole process tree, the server and the workers it reaps included). On a shared machine wall time
+depends on the neighbours: compare CPU seconds there, and speed-ups on a quiet machine only.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ import os
 import platform
 import sys
 import tempfile
+from collections.abc import Iterator
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,11 +61,58 @@ def child(corpus: Path, workers: int, phases_file: Path) -> None:
     from coder import build
     from coder.config import Settings
 
+    stream = _record_task_stream()
     with tempfile.TemporaryDirectory(prefix="coder-dask-") as tmp:
         settings = Settings.from_env().with_overrides(datasets_dir=Path(tmp))
         outcome = build.build_release([corpus], "bench", settings, engine="dask", workers=workers)
-    phases = outcome.phases.to_dict() | {"counts": outcome.counts}
+    phases = outcome.phases.to_dict() | {"counts": outcome.counts, "tasks": task_summary(stream)}
     phases_file.write_text(json.dumps(phases, indent=2), encoding="utf-8")
+
+
+def _record_task_stream() -> list[dict]:
+    """Dask's task stream of the coding phase (each task's worker, start and stop), filled as it ends."""
+    from distributed import get_task_stream
+
+    from coder import dask_engine
+
+    stream: list[dict] = []
+    code = dask_engine.DaskEngine.code
+
+    def recorded(engine: dask_engine.DaskEngine, *args: object, **kwargs: object) -> Iterator[object]:
+        with get_task_stream(engine.client) as tasks:
+            yield from code(engine, *args, **kwargs)  # type: ignore[arg-type]
+        stream.extend(tasks.data)
+
+    dask_engine.DaskEngine.code = recorded  # type: ignore[method-assign,assignment]
+    return stream
+
+
+def task_summary(stream: list[dict]) -> dict:
+    """Where the workers' wall time went in the coding phase: ``busy_s`` running tasks, ``gaps_s`` between
+    them (waiting on dask), ``end_idle_s`` from its last task's end to the last worker's (the last tasks'
+    imbalance). On a shared machine a busy worker may still wait for a core: compare with its CPU seconds."""
+    runs: dict[str, list[tuple[float, float]]] = {}
+    for task in stream:
+        for span in task["startstops"]:
+            if span["action"] == "compute":
+                runs.setdefault(task["worker"], []).append((span["start"], span["stop"]))
+    if not runs:
+        return {}
+    end = max(stop for spans in runs.values() for _, stop in spans)
+    workers = {}
+    for name, spans in runs.items():
+        spans.sort()
+        gaps = [later[0] - earlier[1] for earlier, later in pairwise(spans)]
+        workers[name] = {
+            "tasks": len(spans),
+            "busy_s": round(sum(stop - start for start, stop in spans), 3),
+            "gaps_s": round(sum(gaps), 3),
+            "end_idle_s": round(end - spans[-1][1], 3),
+        }
+    return {
+        "workers": list(workers.values()),
+        "first_to_last_s": round(end - min(s[0][0] for s in runs.values()), 3),
+    }
 
 
 def summarise(articles: int, runs: dict[int, dict]) -> dict:
@@ -98,6 +148,11 @@ def table(figures: dict) -> str:
         ]
         total = f"{run['seconds']:7.1f}{run['cpu_seconds']:13.1f}"
         lines.append(f"{name:4}" + "".join(f"{c:>20}" for c in (*cells, total)))
+    for name, run in figures["runs"].items():
+        for worker in run.get("tasks", {}).get("workers", []):
+            busy, gaps, idle = worker["busy_s"], worker["gaps_s"], worker["end_idle_s"]
+            counts = f"{worker['tasks']} tasks, busy {busy:.1f} s, gaps {gaps:.2f} s"
+            lines.append(f"{name:4} worker: {counts}, idle at the end {idle:.2f} s")
     return "\n".join(lines)
 
 

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from types import ModuleType
 from typing import Any, Protocol
 
 import pandas as pd
@@ -190,6 +191,10 @@ class _Background:
     engine starts and stops in place (it forks its workers: better from a process with one thread)."""
 
     def __init__(self, engine: str, scheduler: str | None, workers: int, settings: Settings) -> None:
+        if engine == "dask":
+            # A LocalCluster's fork server imports the coder for seconds before any worker can start: spawn
+            # it before this process's own load (and its thread's scheduler start) compete for the GIL.
+            _dask_engine().start_fork_server(scheduler)
         self._pool = None if engine == "local" else ThreadPoolExecutor(max_workers=1)
         self._starting = self._run(_start_engine, engine, scheduler, workers, settings)
         self._closing: Future[None] | None = None
@@ -279,11 +284,17 @@ def _accounting(tally: Counter[str]) -> dict[str, int]:
 def _start_engine(engine: str, scheduler: str | None, workers: int, settings: Settings) -> Engine:
     if engine == "local":
         return LocalEngine(settings.n_process)
+    engine_class = _dask_engine().DaskEngine
+    started: Engine = engine_class(settings, scheduler=scheduler, workers=workers).start()
+    return started
+
+
+def _dask_engine() -> ModuleType:
     try:
         from coder import dask_engine
     except ModuleNotFoundError:
         raise ConfigError("--engine dask needs dask.distributed: pip install 'coder[dask]'") from None
-    return dask_engine.DaskEngine(settings, scheduler=scheduler, workers=workers).start()
+    return dask_engine
 
 
 def _schema_versions(streamed: StreamedTables, table_names: Iterable[str]) -> dict[str, str]:

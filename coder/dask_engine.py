@@ -6,10 +6,12 @@ loads the spaCy pipeline nor the event-type model, nor imports scikit-learn
 through a worker plugin that keeps them on the worker object, not in a module global, and
 the engine waits for every worker's plugin before the first batch goes out, so start-up is
 a phase of its own. A LocalCluster forks its workers from a fork server that imports the coder
-once, so each worker's start costs its stages' load (~3 CPU s), not ~9 (imports, then load).
-Batches are small (``Settings.dask_batch_size`` articles) so every worker stays busy to the end
-of the corpus; results come back in submission order with a bounded number of batches in
-flight, so the release is identical to the local engine's and driver memory stays flat.
+once, so each worker's start costs its stages' load (~3 CPU s), not ~9 (imports, then load); a
+build spawns that server first (``start_fork_server``), so its imports overlap the driver's load.
+Batches are small (``Settings.dask_batch_size`` articles), and the corpus's last ones smaller
+still, so every worker stays busy to the end; results come back in submission order with a
+bounded number of batches in flight, so the release is identical to the local engine's and
+driver memory stays flat.
 
 Point it at a real cluster with ``coder build ... --engine dask --scheduler
 tcp://HOST:8786``: every worker needs this package, its data files and the
@@ -19,10 +21,12 @@ nothing else — articles travel with the tasks.
 
 from __future__ import annotations
 
+import multiprocessing.forkserver
+import os
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import date
 from itertools import islice
 from pathlib import Path
@@ -60,6 +64,9 @@ LOCAL_CLUSTER_CONFIG = {
 # Imported once, by the fork server, before it forks any worker: what every worker imports anyway
 # (the driver itself imports none of ``LAZY_MODULES``).
 FORKSERVER_PRELOAD = ["distributed", "coder.pipeline", *pipeline.LAZY_MODULES]
+# The corpus's last articles go out in tasks this many times smaller than the others: when the inputs
+# run out, one worker would otherwise sit idle while another finishes a whole task (~4 CPU s at 8 articles).
+TAPER = 4
 
 
 class StagesPlugin(WorkerPlugin):
@@ -76,6 +83,24 @@ class StagesPlugin(WorkerPlugin):
     def teardown(self, worker: Any) -> None:
         if hasattr(worker, STAGES_ATTRIBUTE):
             delattr(worker, STAGES_ATTRIBUTE)
+
+
+def start_fork_server(scheduler: str | None) -> None:
+    """Spawn a LocalCluster's fork server now, so that it imports the coder (the longest step of a start)
+    while this process loads its own stages and starts the scheduler; a LocalCluster would spawn it only
+    once its scheduler and nannies were up. Nothing to do with a ``scheduler`` or a server running."""
+    if scheduler:
+        return
+    with dask.config.set(LOCAL_CLUSTER_CONFIG):
+        context = get_mp_context()
+        # What a nanny sets just before it starts a worker: glibc and BLAS read them as a process starts,
+        # and a forked worker starts from the server's environment (the nanny sets them in this process).
+        os.environ.update(
+            {k: str(v) for k, v in dask.config.get("distributed.nanny.pre-spawn-environ").items()}
+        )
+    # dask sets its own preload list on first use; ours replaces it (a running server keeps its own).
+    context.set_forkserver_preload(FORKSERVER_PRELOAD)
+    multiprocessing.forkserver.ensure_running()
 
 
 def code_batch_on_worker(batch: list[Article | Reject]) -> pipeline.BatchResult:
@@ -145,8 +170,9 @@ class DaskEngine:
         takes their results ``Settings.batch_size`` articles at a time, like the local engine's batches:
         turning a batch into table rows costs the driver about the same per call whatever its size."""
         items = pipeline.iter_inputs(inputs, stages, today=today)
-        batches = pipeline.batched(items, self.settings.dask_batch_size)
-        results = _ordered(self.client, batches, in_flight=IN_FLIGHT_PER_WORKER * self.n_workers)
+        size, workers = self.settings.dask_batch_size, self.n_workers
+        batches = _tapered(items, size, tail=size * workers)
+        results = _ordered(self.client, batches, in_flight=IN_FLIGHT_PER_WORKER * workers)
         yield from _joined(results, max(1, self.settings.batch_size // self.settings.dask_batch_size))
 
     def worker_cpu_seconds(self) -> float:
@@ -165,6 +191,19 @@ def code_inputs(
     """Yield coded batches in input order, computed on a Dask cluster."""
     with DaskEngine(stages.settings, scheduler=scheduler, workers=workers) as engine:
         yield from engine.code(inputs, stages, today=today)
+
+
+def _tapered(items: Iterable[Article | Reject], size: int, tail: int) -> Iterator[list[Article | Reject]]:
+    """Batches of ``size`` items, except the last ``tail`` to ``tail + size - 1`` (read ahead), which go in
+    batches ``TAPER`` times smaller so that the workers finish together (batching never changes a release)."""
+    ahead: deque[Article | Reject] = deque()
+    for item in items:
+        ahead.append(item)
+        if len(ahead) == tail + size:
+            yield [ahead.popleft() for _ in range(size)]
+    small = max(1, size // TAPER)
+    while ahead:
+        yield [ahead.popleft() for _ in range(min(small, len(ahead)))]
 
 
 def _ordered(client: Any, batches: Iterator[list[Article | Reject]], in_flight: int) -> Iterator[Any]:
@@ -195,9 +234,8 @@ def _connect(scheduler: str | None, workers: int) -> tuple[Any, Any]:
             return Client(scheduler, timeout="20s"), None
         except OSError as exc:
             raise ConfigError(f"cannot reach dask scheduler {scheduler}: {exc}") from None
+    start_fork_server(scheduler)
     with dask.config.set(LOCAL_CLUSTER_CONFIG):  # read once, as the scheduler and the workers start
-        # dask sets its own preload list on first use; ours replaces it (a running server keeps its own).
-        get_mp_context().set_forkserver_preload(FORKSERVER_PRELOAD)
         cluster = LocalCluster(
             n_workers=workers,
             threads_per_worker=1,

@@ -11,7 +11,7 @@ from coder import build, pipeline
 from coder.classify.model import ModelStandIn
 from coder.config import PROJECT_ROOT, Settings
 from coder.errors import ConfigError
-from coder.records import Article
+from coder.records import Article, Reject
 
 pytest.importorskip("distributed")
 
@@ -76,8 +76,9 @@ def test_local_cluster_runs_one_single_threaded_process_per_worker(stages: pipel
         assert sorted(client.nthreads().values()) == [1, 1]
         pids = set(client.run(os.getpid).values())
         assert len(pids) == 2 and os.getpid() not in pids
-        # Forked by the fork server, which imported the coder once, rather than spawned by this process.
-        assert os.getpid() not in set(client.run(os.getppid).values())
+        # Forked by one fork server, which imported the coder once, rather than spawned by this process.
+        servers = set(client.run(os.getppid).values())
+        assert len(servers) == 1 and os.getpid() not in servers
         results = list(engine.code([SEEDS], stages))
     assert [len(r.articles) for r in results] == [2, 2, 1]  # in submission order
     ids = [ar.article.article_id for r in results for ar in r.articles]
@@ -92,3 +93,13 @@ def test_unreachable_scheduler_is_a_config_error(stages: pipeline.Stages) -> Non
 def test_empty_batches_are_a_config_error() -> None:
     with pytest.raises(ConfigError, match="at least 1"):
         dask_engine.DaskEngine(Settings().with_overrides(dask_batch_size=0))
+
+
+def test_last_tasks_are_smaller_so_the_workers_finish_together() -> None:
+    rejects = [Reject("ingest", "articles", "empty text", "in.jsonl", line) for line in range(30)]
+    batches = list(dask_engine._tapered(iter(rejects), 8, tail=16))
+    # The first 8 go out once 24 are read; the 22 left go in tasks a quarter the size.
+    assert [len(b) for b in batches] == [8] + [2] * 11
+    assert [r for b in batches for r in b] == rejects
+    assert [len(b) for b in dask_engine._tapered(iter(rejects[:5]), 8, tail=16)] == [2, 2, 1]
+    assert [len(b) for b in dask_engine._tapered(iter(rejects[:3]), 1, tail=2)] == [1, 1, 1]
