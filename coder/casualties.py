@@ -31,6 +31,13 @@ _CLAUSE_BREAK = re.compile(r"[,;:()\u2014\u2013]|\s-\s")
 # {ONE}: the English singular article before a person noun ("a soldier was killed"); a pattern that uses it
 # names its person nouns itself, since "a" before any other word counts nothing.
 _ONE = r"(?P<one>a\s+single|an?)"
+# {AGE}: an age after a person ("Samson 54", "Zafar Iqbal (46)", "Samson, 54,", ", aged 42,"), never a toll;
+# {NAMED}/{NAMES}: one / two or more capitalised names each with an age: every name is one victim.
+_AGE = r"(?:\s*\(\d{1,3}\)|\s*,\s*(?:aged\s+)?\d{1,3}\s*,|\s+aged\s+\d{1,3}|\s+\d{1,3})"
+_NAME_AGE = r"(?-i:[A-Z][a-z'’]+(?:\s+[A-Z][a-z'’]+){0,3})" + _AGE
+_NAME_SEP = r"(?:\s*,\s*(?:and\s+)?|\s*(?:and|as\s+well\s+as)\s+)"
+_NAMED = rf"(?P<named>{_NAME_AGE}(?:{_NAME_SEP}{_NAME_AGE})*)"
+_NAMES = rf"(?P<named>{_NAME_AGE}(?:{_NAME_SEP}{_NAME_AGE})+)"
 COMBINE_POLICIES = ("min", "max", "sum", "groups")
 
 
@@ -47,6 +54,7 @@ class CountHit:
     text: str
     rule_id: str
     priority: int
+    named: bool = False  # a figure that counts named people ("Samson 54 and Ramesh Singh 42")
 
 
 @dataclass(frozen=True)
@@ -140,6 +148,11 @@ class CasualtyRules:
         groups = match.groupdict()
         if groups.get("one"):  # "a soldier was killed": one victim
             values, figure = [1], "one"
+        elif groups.get("named"):  # "Samson 54 and Ramesh Singh 42 were killed": one victim a name
+            ages = re.findall(r"([^\W\d_][\w.]*)\W*(?:aged\s+)?\d+", match.group("named"))
+            if any(word in self.day_of_month_before for word in ages):
+                return None  # "on January 3, died": a date, not a name and an age
+            values, figure = [len(ages)], "named"
         else:
             number, other = match.group("num"), match.group("num2")
             if self._is_year(number) or self._counts_things(match, text) or self._is_day(match, text):
@@ -157,6 +170,7 @@ class CasualtyRules:
             text=match.group(0),
             rule_id=pattern.rule_id,
             priority=pattern.priority,
+            named=figure == "named",
         )
 
     def _is_year(self, number: str) -> bool:
@@ -198,13 +212,17 @@ class CasualtyRules:
         return total + current
 
 
-def _compile(raw: Mapping[str, Any], vague: Mapping[str, int]) -> tuple[_CountPattern, ...]:
+def _number(raw: Mapping[str, Any], vague: Mapping[str, int]) -> str:
     number_words = _alt(raw["number_words"]["value"])
     multipliers = _alt(raw["multipliers"]["value"])
-    number = (
+    return (
         rf"\d{{1,3}}(?:,\d{{3}})+|\d+(?:\.\d+)?(?:\s+(?:{multipliers}))?|{_alt(vague)}"
         rf"|(?:{number_words}|{multipliers})(?:[\s-]+(?:{number_words}|{multipliers}))*"
     )
+
+
+def _compile(raw: Mapping[str, Any], vague: Mapping[str, int]) -> tuple[_CountPattern, ...]:
+    number = _number(raw, vague)
     joiners = _alt(raw["range_joiners"]["value"])
     count = (
         rf"(?P<count>(?:(?:{_alt(raw['qualifiers']['value'])})\s+)?(?:between\s+)?(?P<num>{number})"
@@ -216,7 +234,10 @@ def _compile(raw: Mapping[str, Any], vague: Mapping[str, int]) -> tuple[_CountPa
     }
     # a filler word is never itself a death or injury word, so one phrase cannot run into the next
     filler = "(?!(?:" + "|".join(keywords.values()) + r")(?![\w-]))" + _WORD
-    words = {"COUNT": count, "NUMBER": number, "ONE": _ONE, "WORD": filler, **keywords}
+    words = {
+        **{"COUNT": count, "NUMBER": number, "ONE": _ONE, "WORD": filler, "AGE": _AGE},
+        **{"NAMED": _NAMED, "NAMES": _NAMES, **keywords},
+    }
     compiled = []
     for item in raw["patterns"]["value"]:
         if item["kind"] not in KINDS:
@@ -241,9 +262,9 @@ def count_casualties(doc: Doc, sentence: Sentence, rules: CasualtyRules) -> Casu
         return Casualties(fatalities=0, injuries=0)
     found = rules.find(text)
     kept = [h for h in _bind(found) if not _active_subject(h, found)]
-    kept = [
-        h for h in kept if not _in_subset_clause(rules, text, h) and not _aggregate_clause(rules, text, h)
-    ]
+    kept = [h for h in kept if not _in_subset_clause(rules, text, h)]
+    claimed = _aggregate_claimed(rules, text, kept)
+    kept = [h for h in kept if h not in claimed]
     fatal = _combine(rules, text, [h for h in kept if h.kind == "fatalities"])
     hurt = _combine(rules, text, [h for h in kept if h.kind == "injuries"])
     return Casualties(
@@ -269,21 +290,41 @@ def _active_subject(hit: CountHit, hits: list[CountHit]) -> bool:
     return hit.priority > 1 and any(o.priority == 1 and hit.count_end <= o.start < hit.end for o in hits)
 
 
-def _clause(text: str, start: int, end: int) -> str:
-    """The text between the clause punctuation around ``start:end``."""
+def _in_subset_clause(rules: CasualtyRules, text: str, hit: CountHit) -> bool:
+    start, _ = _clause_bounds(text, hit.count_start, hit.count_start)
+    return bool(rules.subset.search(text[start : hit.count_start]))
+
+
+def _aggregate_claimed(rules: CasualtyRules, text: str, hits: list[CountHit]) -> set[CountHit]:
+    """The figures that a clause marker ("this year", "taking the toll ... to") makes a running total.
+
+    A marker claims every figure of its clause, except where it lies inside (or touches) one figure's own
+    phrase: then it claims that figure alone, so in "a policeman was killed on Monday taking the death toll
+    in the district to 45" only the 45 is a running total. A clause that holds a marker and no figure
+    ("Since January, 17 ... were killed") claims the figures of the next clause.
+    """
+    claimed: set[CountHit] = set()
+    for marker in rules.clause_aggregate.finditer(text):
+        start, end = _clause_bounds(text, marker.start(), marker.end())
+        inside = [h for h in hits if start <= h.count_start < end]
+        if not inside and end < len(text):
+            start, end = _clause_bounds(text, end + 1, end + 1)
+            inside = [h for h in hits if start <= h.count_start < end]
+        for kind in KINDS:
+            of_kind = [h for h in inside if h.kind == kind]
+            bound = [h for h in of_kind if _gap(h, marker) == 0]
+            claimed.update(bound[:1] or of_kind)
+    return claimed
+
+
+def _gap(hit: CountHit, marker: re.Match[str]) -> int:
+    return max(0, marker.start() - hit.end, hit.start - marker.end())
+
+
+def _clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     before = [m.end() for m in _CLAUSE_BREAK.finditer(text, 0, start)]
     after = _CLAUSE_BREAK.search(text, end)
-    return text[before[-1] if before else 0 : after.start() if after else len(text)]
-
-
-def _in_subset_clause(rules: CasualtyRules, text: str, hit: CountHit) -> bool:
-    before = [m.end() for m in _CLAUSE_BREAK.finditer(text, 0, hit.count_start)]
-    lead = text[before[-1] if before else 0 : hit.count_start]
-    return bool(rules.subset.search(lead))
-
-
-def _aggregate_clause(rules: CasualtyRules, text: str, hit: CountHit) -> bool:
-    return bool(rules.clause_aggregate.search(_clause(text, hit.count_start, hit.end)))
+    return (before[-1] if before else 0, after.start() if after else len(text))
 
 
 def _combine(rules: CasualtyRules, text: str, hits: list[CountHit]) -> CountHit | None:
@@ -345,9 +386,11 @@ def _conjunct(rules: CasualtyRules, text: str, hit: CountHit, hits: list[CountHi
 
 
 def _single(text: str, hit: CountHit) -> str | None:
-    """One named person ("a man was killed") is a group of their own, never a rival for a whole toll."""
+    """One named person ("a man was killed", "Samson 54 was killed") is a group of their own, never a rival
+    for a whole toll."""
     figure = text[hit.count_start : hit.count_end]
-    return f"#single@{hit.count_start}" if not re.search(r"\d", figure) and hit.value == 1 else None
+    single = hit.named or (not re.search(r"\d", figure) and hit.value == 1)
+    return f"#single@{hit.count_start}" if single else None
 
 
 def victim_group(rules: CasualtyRules, text: str, hit: CountHit) -> str | None:

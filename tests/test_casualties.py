@@ -155,7 +155,7 @@ def test_blank_and_full_pipelines_agree(nlp_full: Any) -> None:
         # a figure after a month name is a day, not a toll; a clock time counts no one
         ("Gunmen on March 8 killed two guards in the town.", 2, 0),
         ("Three people were injured at around 10 45 am on the road.", 0, 3),
-        ("A trader named Ali Khan 40 was shot dead in the market.", 0, 0),  # an age, not a toll
+        ("A trader named Ali Khan 40 was shot dead in the market.", 1, 0),  # an age: one named victim
         # the figure before an active death verb is the killers; its object is counted
         ("A squad of around 30 armed men killed a farmer in the village.", 1, 0),
         ("2 gunmen killed 3 soldiers at the post.", 3, 0),
@@ -167,6 +167,75 @@ def test_victim_groups(text: str, killed: int, wounded: int) -> None:
     result = _count(text)
     assert (result.fatalities, result.injuries) == (killed, wounded)
     assert all(span is None or span in text for span in (result.fatalities_text, result.injuries_text))
+
+
+# --- ages after names are no tolls; each named victim counts one ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "killed", "wounded"),
+    [
+        ("Samson 54 and Ramesh Singh 42 were killed in the attack.", 2, 0),
+        ("Samson (54) and Ramesh Singh (42) were shot dead by Maoists.", 2, 0),
+        ("Tarun Das 31, Bikash Roy 27 and Amal Sen 45 were killed on the highway.", 3, 0),
+        ("Rahim Uddin, 33, and Karim Ali, 29, were killed near the camp.", 2, 0),
+        ("Dharmendra Kumar 40 was shot dead by unidentified gunmen.", 1, 0),
+        ("Zafar Iqbal (46), was shot dead and a passerby Abdul Rehman (30) was injured.", 1, 1),
+        ("Samson, 54, was killed in the ambush.", 1, 0),
+        ("Ramesh Singh, aged 42, was killed by Maoists.", 1, 0),
+        ("Rai Singh 40 was injured in the shelling.", 0, 1),
+        ("A farmer aged 54 was killed by the militants.", 1, 0),
+        ("A 54-year-old farmer was killed in the village.", 1, 0),
+        # a figure after a place name with a plural verb stays a toll; a month's day is no age
+        ("In Sukma 12 were killed when the bus hit a mine.", 12, 0),
+        ("Three militants were killed in Kupwara.", 3, 0),
+        ("Two men burnt in a blast on January 3, died on Monday.", 0, 0),  # no name-age read
+    ],
+)
+def test_ages_after_names_count_named_victims(text: str, killed: int, wounded: int) -> None:
+    result = _count(text)
+    assert (result.fatalities, result.injuries) == (killed, wounded)
+    assert all(span is None or span in text for span in (result.fatalities_text, result.injuries_text))
+
+
+# --- running totals ("taking the toll to N", "since January") are not the incident's toll -------------
+
+
+@pytest.mark.parametrize(
+    ("text", "killed"),
+    [
+        (
+            "A policeman was killed in Sukma on Monday, taking the death toll in the district to 45.",
+            1,
+        ),
+        (
+            "A policeman was killed in Sukma district on Monday taking the death toll in the district to 45.",
+            1,
+        ),
+        (
+            "A woman succumbed to her injuries on Monday, increasing the death toll in the district to five.",
+            1,
+        ),
+        ("Militants killed 12 people on Monday, bringing the death toll this year to 60.", 12),
+        (
+            "Two Maoists were killed on Monday, bringing the number of Maoists killed this year to 45.",
+            2,
+        ),
+        ("Two Maoists were killed on Monday bringing the number of Maoists killed this year to 45.", 2),
+        ("Since January, 17 alleged spies have been killed.", 0),
+        ("Since January 17 alleged spies have been killed in the agency.", 0),
+        ("So far this year, 45 people have been killed in the district.", 0),
+        ("In total this year 45 civilians have died in the district.", 0),
+        # the incident's own toll is kept
+        ("The death toll has risen to 31 in the attack.", 31),
+        ("Gunmen killed 9 people on Sunday, the deadliest attack so far.", 9),
+        ("On January 5, 17 villagers were killed in the raid.", 17),
+        ("A woman died on Monday, raising the death toll from the attack to 4.", 4),
+        ("Tribes have feuded since November 2014 and in a clash two people were killed.", 2),
+    ],
+)
+def test_running_totals_are_not_the_incident_toll(text: str, killed: int) -> None:
+    assert _count(text).fatalities == killed
 
 
 def test_victim_group_comes_from_data() -> None:
