@@ -186,26 +186,26 @@ class SpillColumns:
 
 def cluster(
     spill: store.SpillFile, columns: list[str], settings: Settings
-) -> tuple[np.ndarray, pd.DataFrame]:
-    """Cluster ids of the spilled rows (in their order) and the clusters table, from the columns
-    clustering reads only, a spilled row group at a time (``clusters.cluster_frames``)."""
+) -> tuple[np.ndarray, clusters.Clustering]:
+    """Cluster ids of the spilled rows (in their order, ASCII bytes) and the clusters, from the columns
+    clustering reads only, a spilled row group at a time (``clusters.cluster_stream``)."""
     wanted = [c for c in columns if c in clusters.INPUT_COLUMNS]
-    return pipeline.cluster_frames((f.reindex(columns=wanted) for f in spill.frames(wanted)), settings)
+    rules = clusters.ClusterRules.load(settings.rules_dir / "clusters.json")
+    return clusters.cluster_stream((f.reindex(columns=wanted) for f in spill.frames(wanted)), rules)
 
 
 def write_clusters(
-    table: pd.DataFrame, writer: store.ReleaseWriter, checker: validate.ChunkValidator
+    found: clusters.Clustering, writer: store.ReleaseWriter, checker: validate.ChunkValidator
 ) -> None:
-    """Validate and write the clusters table in chunks (validation copies what it checks: a whole
-    table's copies grow with the corpus). A failing chunk is not removed: the report fails the
-    build, as a whole-table validation would (clusters are not quarantinable)."""
-    for start in range(0, len(table), EVENT_CHUNK_ROWS):
-        chunk = table.iloc[start : start + EVENT_CHUNK_ROWS].reset_index(drop=True)
+    """Validate and write the clusters table in chunks, each made when it is written (a row is ~1 KB
+    of Python objects, and validation copies what it checks). A failing chunk is not removed: the
+    report fails the build, as a whole-table validation would (clusters are not quarantinable)."""
+    for chunk in found.tables(EVENT_CHUNK_ROWS):
         checker.validate("clusters", chunk)
         writer.append("clusters", chunk)
-    if not len(table):
-        checker.validate("clusters", table)
-    writer.append("clusters", table.iloc[:0])
+    if not len(found):
+        checker.validate("clusters", clusters.empty_table())
+    writer.append("clusters", clusters.empty_table())
 
 
 def fixed_chunks(frames: Iterable[pd.DataFrame], size: int) -> Iterator[pd.DataFrame]:
@@ -256,7 +256,7 @@ def write_events(
     kept = SpillColumns(writer.spill("events"), list(columns)) if keep else None
     for chunk in fixed_chunks(spill.frames(), EVENT_CHUNK_ROWS):
         chunk = chunk.reindex(columns=columns)
-        chunk["event_cluster_id"] = cluster_ids[start : start + len(chunk)]
+        chunk["event_cluster_id"] = cluster_ids[start : start + len(chunk)].astype(str).astype(object)
         start += len(chunk)
         failing = np.zeros(len(chunk), dtype=bool)
         failing[checker.validate("events", chunk).failing_rows] = True

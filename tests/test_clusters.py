@@ -17,10 +17,13 @@ from hypothesis import strategies as st
 
 from coder.clusters import (
     CLUSTER_COLUMNS,
+    FLOATS,
     NULLABLE_INTS,
     ClusterRules,
     cluster_events,
     cluster_frames,
+    cluster_stream,
+    empty_table,
     haversine_km,
     parse_unique,
 )
@@ -369,7 +372,7 @@ def reference_table(frame: pd.DataFrame, rules: ClusterRules) -> pd.DataFrame:
         members = [e for e in parsed if root(e.event_id) == top]
         edges = sorted((m for m in kept if root(m.a) == top), key=lambda m: (m.a, m.b))
         rows.append(cluster_row(members, edges, locations[min(members, key=Event.rank).event_id], rules))
-    table = pd.DataFrame(rows, columns=list(CLUSTER_COLUMNS)).astype(NULLABLE_INTS)
+    table = pd.DataFrame(rows, columns=list(CLUSTER_COLUMNS)).astype(NULLABLE_INTS | FLOATS)
     table = table.sort_values(["date_first", "event_cluster_id"], na_position="last", kind="stable")
     return table.reset_index(drop=True)
 
@@ -460,6 +463,22 @@ def test_frames_parsed_one_at_a_time_cluster_as_one_frame(
     assert ids.tolist() == whole_events["event_cluster_id"].tolist()
     pd.testing.assert_frame_equal(table, whole_table)
     pd.testing.assert_frame_equal(table, reference_table(frame, rules))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(wild_event, max_size=25), st.integers(1, 30))
+def test_the_table_made_in_chunks_is_the_whole_table_cut(rows: list[dict[str, Any]], size: int) -> None:
+    """A build writes the clusters table a chunk at a time (``Clustering.tables``): cut anywhere, the
+    chunks are the rows, order and values of the whole table, and the row ids (bytes) its ids."""
+    rules = ClusterRules.load(RULES_FILE)
+    frame = pd.DataFrame(rows, columns=list(event("x")))
+    ids, found = cluster_stream([frame], rules)
+    chunks = list(found.tables(size))
+    assert all(len(c) == size for c in chunks[:-1]) and len(found) == sum(map(len, chunks))
+    whole_events, whole = cluster_events(frame, rules)
+    joined = pd.concat(chunks, ignore_index=True) if chunks else empty_table()
+    pd.testing.assert_frame_equal(joined.astype(whole.dtypes.to_dict()), whole)
+    assert ids.astype(str).tolist() == whole_events["event_cluster_id"].tolist()
 
 
 def test_every_row_of_a_repeated_id_gets_the_cluster_of_its_last_row(rules: ClusterRules) -> None:

@@ -1,37 +1,51 @@
 """Cross-source event clusters: group coded events that describe the same real-world event.
 
 ``rules`` holds the thresholds (``seeds/rules/clusters.json``) and the pairwise test; ``linkage``
-finds the pairs worth testing on a grid and joins them strongest first. ``cluster_frames`` is the
-stage's entry point (``coder.pipeline.cluster_frames``): it clusters rows streamed a frame at a time
-(a build's spill), holding only the parsed events, compatible pairs as index arrays, and one tuple a
-cluster; ``cluster_events`` does the same for one frame in memory.
+finds the pairs worth testing on a grid and joins them strongest first. ``cluster_stream`` is what a
+build calls: it clusters rows streamed a frame at a time (a build's spill), holding only the parsed
+events, compatible pairs and the forest as index arrays, and each row's cluster id as 16 bytes; the
+clusters table is made a chunk at a time (``Clustering.tables``). ``cluster_frames`` and
+``cluster_events`` return the whole table (``coder.pipeline.cluster_frames``, tests, scripts).
 
 Why not cluster in date windows: no cluster spans more than ``max_span_days``, but whether a merge
 is kept depends on merges that came before it in strength order, and those chain through time. Day-
 precise events a, b, c, d at one place on days 1, 2, 3, 4 (each pair one day apart compatible, two
 days apart not): with b-c strongest, b-c is kept and a-b, c-d are refused (a 2-day span), giving
-{a} {b, c} {d}; a window holding days 1-2 would keep a-b first and give {a, b} {c, d}. The outcome
-of a merge depends on the connected component of its events among the stronger pairs, which no
-date bound limits; a windowed build must carry those components, not just the open tail.
+{a} {b, c} {d}; a window holding days 1-2 would keep a-b first and give {a, b} {c, d}. A merge's
+outcome depends on the whole connected component of its events among the pairs at least as strong
+(each of their outcomes does, recursively), and copies of a recurring event (a daily clash at one
+place, or the benchmark's shifted copies) chain such components across the whole corpus: cutting at
+components of the compatibility graph is exact but saves nothing then. A sound sweep (not built yet):
+with events read up to day T, only events of the last ``max(date_window_days)`` days (the border)
+can pair with later ones, so a pair whose component among the pairs at least as strong holds no
+border event is decided for good; a cluster none of whose pairs is undecided and with no border
+member is final, and dropping it changes nothing else (every pair leaving it is refused, so it never
+shares a set with another event). What remains open is the border plus the clusters of undecided
+pairs (on a chain of equal-strength pairs, those weaker than every pair nearer the border).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
-from coder.clusters.linkage import cluster_row, components, find_merges
+from coder.clusters.linkage import Forest, cluster_merges, cluster_row, find_merges, forest
 from coder.clusters.rules import INPUT_COLUMNS, ClusterRules, Event, haversine_km, parse_events
 from coder.errors import DataFileError
+from coder.records import stable_id
 
 __all__ = [
     "CLUSTER_COLUMNS",
     "INPUT_COLUMNS",
     "ClusterRules",
+    "Clustering",
     "cluster_events",
     "cluster_frames",
+    "cluster_stream",
+    "empty_table",
     "haversine_km",
     "parse_unique",
 ]
@@ -45,6 +59,8 @@ CLUSTER_COLUMNS: tuple[str, ...] = (
 )  # fmt: skip
 # Integer columns that may be missing: nullable Int64, so a None does not turn them into floats.
 NULLABLE_INTS = {c: "Int64" for c in ("geo_precision", "time_precision", "fatalities_min", "fatalities_max")}
+FLOATS = {c: "float64" for c in ("latitude", "longitude")}
+_UNDATED = np.iinfo(np.int64).max  # sorts an undated cluster after every dated one
 
 
 def parse_unique(events: pd.DataFrame, rules: ClusterRules) -> tuple[list[Event], dict[str, object]]:
@@ -67,8 +83,41 @@ def _parse_into(frame: pd.DataFrame, rules: ClusterRules, latest: dict[str, Even
     return ids
 
 
-def cluster_frames(frames: Iterable[pd.DataFrame], rules: ClusterRules) -> tuple[np.ndarray, pd.DataFrame]:
-    """Cluster ids of the rows of ``frames`` (in order), and the clusters table (as ``cluster_events``).
+@dataclass(frozen=True)
+class Clustering:
+    """Clusters of parsed events, the table made on demand a chunk at a time in its order.
+
+    What a build holds while the clusters table is written is the parsed events, the forest's index
+    arrays and two arrays a cluster (its id, its place in the table): a table row is ~1 KB of Python
+    objects and a corpus has nearly as many clusters as events, so rows are made a chunk at a time,
+    written, and dropped (``tables``).
+    """
+
+    events: list[Event]  # sorted by id
+    found: Forest
+    names: np.ndarray  # each cluster's id (ASCII bytes; clusters in forest order)
+    order: np.ndarray  # clusters in table order: first date (undated last), then id
+    rules: ClusterRules
+
+    def __len__(self) -> int:
+        return len(self.found)
+
+    def tables(self, rows: int) -> Iterator[pd.DataFrame]:
+        """The clusters table in frames of ``rows`` rows (as ``cluster_events``'s table, cut)."""
+        for start in range(0, len(self.order), rows):
+            yield _frame([self._row(int(c)) for c in self.order[start : start + rows]])
+
+    def _row(self, c: int) -> tuple[object, ...]:
+        where, pairs = self.found.cluster(c)
+        members = [self.events[n] for n in where.tolist()]
+        merges = cluster_merges(self.events, pairs, self.rules)
+        name = self.names[c].decode("ascii")
+        row = cluster_row(members, merges, min(members, key=Event.rank).location, self.rules, name)
+        return tuple(row[c] for c in CLUSTER_COLUMNS)
+
+
+def cluster_stream(frames: Iterable[pd.DataFrame], rules: ClusterRules) -> tuple[np.ndarray, Clustering]:
+    """Cluster ids of the rows of ``frames`` (in order, as ASCII bytes), and the clusters.
 
     The frames are parsed one at a time, so a caller streaming them from disk never holds their rows
     whole: only the parsed events (the fields clustering reads) and each row's id.
@@ -79,22 +128,39 @@ def cluster_frames(frames: Iterable[pd.DataFrame], rules: ClusterRules) -> tuple
         row_ids += _parse_into(frame, rules, latest)
     parsed = sorted(latest.values(), key=lambda e: e.event_id)
     del latest
+    found = forest(parsed, find_merges(parsed, rules), rules)
     cluster_of = np.empty(len(parsed), dtype=np.int64)  # position in ``parsed`` -> cluster number
-    names: list[str] = []
-    rows: list[tuple[object, ...]] = []  # a tuple a cluster: a dict of 21 keys costs ~1 KB more
-    for where, members, merges in components(parsed, find_merges(parsed, rules), rules):
-        row = cluster_row(members, merges, min(members, key=Event.rank).location, rules)
-        cluster_of[where] = len(names)
-        names.append(str(row["event_cluster_id"]))
-        rows.append(tuple(row[c] for c in CLUSTER_COLUMNS))
-    ids = np.array(names, dtype=object)[cluster_of[_positions(parsed, row_ids)]]
-    return ids, _table(rows)
+    names, first_days = [], np.empty(len(found), dtype=np.int64)
+    for c in range(len(found)):
+        where = found.members[found.starts[c] : found.starts[c + 1]]
+        cluster_of[where] = c
+        members = [parsed[n] for n in where.tolist()]
+        names.append(stable_id(*(e.event_id for e in members)).encode("ascii"))  # as cluster_row's id
+        days = [e.day for e in members if e.day is not None]
+        first_days[c] = min(days) if days else _UNDATED
+    keys = np.array(names, dtype=bytes) if names else np.empty(0, dtype="S1")
+    order = np.lexsort((keys, first_days))  # the table's sort: date_first, undated last, then id
+    ids = keys[cluster_of[_positions(parsed, row_ids)]] if len(row_ids) else keys[:0]
+    return ids, Clustering(parsed, found, keys, order, rules)
+
+
+def cluster_frames(frames: Iterable[pd.DataFrame], rules: ClusterRules) -> tuple[np.ndarray, pd.DataFrame]:
+    """Cluster ids of the rows of ``frames`` (in order, as str), and the clusters table (as
+    ``cluster_events``), the whole table in memory."""
+    ids, found = cluster_stream(frames, rules)
+    table = next(found.tables(len(found)), None) if len(found) else None
+    return ids.astype(str).astype(object), table if table is not None else empty_table()
 
 
 def _positions(parsed: list[Event], ids: list[str]) -> np.ndarray:
     """Where each id is in ``parsed`` (sorted by id, every id present)."""
     keys = np.array([e.event_id for e in parsed], dtype=object)
     return np.searchsorted(keys, np.array(ids, dtype=object)) if len(ids) else np.empty(0, dtype=np.int64)
+
+
+def empty_table() -> pd.DataFrame:
+    """The clusters table with no rows (its columns and types)."""
+    return _frame([])
 
 
 def cluster_events(events: pd.DataFrame, rules: ClusterRules) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -109,9 +175,7 @@ def cluster_events(events: pd.DataFrame, rules: ClusterRules) -> tuple[pd.DataFr
     return out, table
 
 
-def _table(rows: list[tuple[object, ...]]) -> pd.DataFrame:
-    """Rows as tuples infer the same column types as rows as dicts (pandas converts both as one)."""
-    table = pd.DataFrame(rows, columns=list(CLUSTER_COLUMNS)).astype(NULLABLE_INTS)
-    if len(table):
-        table = table.sort_values(["date_first", "event_cluster_id"], na_position="last", kind="stable")
-    return table.reset_index(drop=True)
+def _frame(rows: list[tuple[object, ...]]) -> pd.DataFrame:
+    """Rows as tuples infer the same column types as rows as dicts (pandas converts both as one);
+    coordinates are floats even in a frame where every one is missing (a chunk of unplaced clusters)."""
+    return pd.DataFrame(rows, columns=list(CLUSTER_COLUMNS)).astype(NULLABLE_INTS | FLOATS)
