@@ -24,9 +24,7 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import pandas as pd
-
-from coder import actors, casualties, clusters, dates, geo, ingest, segment
+from coder import actors, casualties, dates, geo, ingest, segment
 from coder.classify import decide, evaluate, rules
 from coder.classify.model import HEAVY_MODULES, EventTypeModel, ModelStandIn
 from coder.config import Settings
@@ -45,7 +43,6 @@ from coder.records import (
 )
 
 if TYPE_CHECKING:
-    import numpy as np
     from spacy.language import Language
     from spacy.tokens import Doc
 
@@ -356,13 +353,6 @@ def iter_inputs(
 ) -> Iterator[Article | Reject]:
     """Articles and ingest rejects from input paths, streamed in a deterministic order."""
     return ingest.iter_articles(inputs, stages.settings, today=today, rules=stages.boilerplate)
-
-
-def cluster_frames(frames: Iterable[pd.DataFrame], settings: Settings) -> tuple[np.ndarray, pd.DataFrame]:
-    """Group events of the same incident across sources: each row's ``event_cluster_id`` (in order) and
-    the clusters table, from event rows streamed a frame at a time."""
-    rules = clusters.ClusterRules.load(settings.rules_dir / "clusters.json")
-    return clusters.cluster_frames(frames, rules)
 
 
 def batched(items: Iterable[Article | Reject], size: int) -> Iterator[list[Article | Reject]]:
