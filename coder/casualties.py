@@ -6,7 +6,8 @@ are aggregates or subsets, lets verb-bound patterns win over looser ones, and
 combines what is left as ACLED does: rival figures for the same victim group
 give the lowest, distinct groups ("3 soldiers and 2 civilians") are summed.
 Every word list, vague value ("dozens" = 12), victim group and pattern lives in
-``seeds/rules/casualties.json``.
+``seeds/rules/casualties.json``; the figures that are ages or running totals are
+told apart in ``coder.casualties_frames``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from coder.casualties_frames import (
+    AGE,
+    AGES,
+    CLAUSE_BREAK,
+    NAMED,
+    NAMES,
+    aggregate_claimed,
+    clause_bounds,
+    in_ages,
+    named_count,
+)
 from coder.errors import DataFileError
 from coder.records import Casualties, Sentence
 
@@ -27,17 +39,9 @@ if TYPE_CHECKING:
 RULES_FILE = "casualties.json"
 KINDS = ("fatalities", "injuries")
 _WORD = r"[^\W\d_][\w'’.-]*"  # one word: no digits, no clause punctuation
-_CLAUSE_BREAK = re.compile(r"[,;:()\u2014\u2013]|\s-\s")
 # {ONE}: the English singular article before a person noun ("a soldier was killed"); a pattern that uses it
 # names its person nouns itself, since "a" before any other word counts nothing.
 _ONE = r"(?P<one>a\s+single|an?)"
-# {AGE}: an age after a person ("Samson 54", "Zafar Iqbal (46)", "Samson, 54,", ", aged 42,"), never a toll;
-# {NAMED}/{NAMES}: one / two or more capitalised names each with an age: every name is one victim.
-_AGE = r"(?:\s*\(\d{1,3}\)|\s*,\s*(?:aged\s+)?\d{1,3}\s*,|\s+aged\s+\d{1,3}|\s+\d{1,3})"
-_NAME_AGE = r"(?-i:[A-Z][a-z'’]+(?:\s+[A-Z][a-z'’]+){0,3})" + _AGE
-_NAME_SEP = r"(?:\s*,\s*(?:and\s+)?|\s*(?:and|as\s+well\s+as)\s+)"
-_NAMED = rf"(?P<named>{_NAME_AGE}(?:{_NAME_SEP}{_NAME_AGE})*)"
-_NAMES = rf"(?P<named>{_NAME_AGE}(?:{_NAME_SEP}{_NAME_AGE})+)"
 COMBINE_POLICIES = ("min", "max", "sum", "groups")
 
 
@@ -149,13 +153,15 @@ class CasualtyRules:
         if groups.get("one"):  # "a soldier was killed": one victim
             values, figure = [1], "one"
         elif groups.get("named"):  # "Samson 54 and Ramesh Singh 42 were killed": one victim a name
-            ages = re.findall(r"([^\W\d_][\w.]*)\W*(?:aged\s+)?\d+", match.group("named"))
-            if any(word in self.day_of_month_before for word in ages):
-                return None  # "on January 3, died": a date, not a name and an age
-            values, figure = [len(ages)], "named"
+            named = named_count(match.group("named"), self.day_of_month_before)
+            if named is None:
+                return None
+            values, figure = [named], "named"
         else:
             number, other = match.group("num"), match.group("num2")
             if self._is_year(number) or self._counts_things(match, text) or self._is_day(match, text):
+                return None
+            if in_ages(text, match.start("num")):  # "two men aged 25 and 30": ages, not tolls
                 return None
             values, figure = [self.value(n) for n in (number, other) if n], "count"
             if min(values) > 1 and self.singular_verb.match(text, match.end("count")):
@@ -235,8 +241,8 @@ def _compile(raw: Mapping[str, Any], vague: Mapping[str, int]) -> tuple[_CountPa
     # a filler word is never itself a death or injury word, so one phrase cannot run into the next
     filler = "(?!(?:" + "|".join(keywords.values()) + r")(?![\w-]))" + _WORD
     words = {
-        **{"COUNT": count, "NUMBER": number, "ONE": _ONE, "WORD": filler, "AGE": _AGE},
-        **{"NAMED": _NAMED, "NAMES": _NAMES, **keywords},
+        **{"COUNT": count, "NUMBER": number, "ONE": _ONE, "WORD": filler, "AGE": AGE, "AGES": AGES},
+        **{"NAMED": NAMED, "NAMES": NAMES, **keywords},
     }
     compiled = []
     for item in raw["patterns"]["value"]:
@@ -263,7 +269,7 @@ def count_casualties(doc: Doc, sentence: Sentence, rules: CasualtyRules) -> Casu
     found = rules.find(text)
     kept = [h for h in _bind(found) if not _active_subject(h, found)]
     kept = [h for h in kept if not _in_subset_clause(rules, text, h)]
-    claimed = _aggregate_claimed(rules, text, kept)
+    claimed = aggregate_claimed(rules.clause_aggregate, KINDS, text, kept)
     kept = [h for h in kept if h not in claimed]
     fatal = _combine(rules, text, [h for h in kept if h.kind == "fatalities"])
     hurt = _combine(rules, text, [h for h in kept if h.kind == "injuries"])
@@ -291,40 +297,8 @@ def _active_subject(hit: CountHit, hits: list[CountHit]) -> bool:
 
 
 def _in_subset_clause(rules: CasualtyRules, text: str, hit: CountHit) -> bool:
-    start, _ = _clause_bounds(text, hit.count_start, hit.count_start)
+    start, _ = clause_bounds(text, hit.count_start, hit.count_start)
     return bool(rules.subset.search(text[start : hit.count_start]))
-
-
-def _aggregate_claimed(rules: CasualtyRules, text: str, hits: list[CountHit]) -> set[CountHit]:
-    """The figures that a clause marker ("this year", "taking the toll ... to") makes a running total.
-
-    A marker claims every figure of its clause, except where it lies inside (or touches) one figure's own
-    phrase: then it claims that figure alone, so in "a policeman was killed on Monday taking the death toll
-    in the district to 45" only the 45 is a running total. A clause that holds a marker and no figure
-    ("Since January, 17 ... were killed") claims the figures of the next clause.
-    """
-    claimed: set[CountHit] = set()
-    for marker in rules.clause_aggregate.finditer(text):
-        start, end = _clause_bounds(text, marker.start(), marker.end())
-        inside = [h for h in hits if start <= h.count_start < end]
-        if not inside and end < len(text):
-            start, end = _clause_bounds(text, end + 1, end + 1)
-            inside = [h for h in hits if start <= h.count_start < end]
-        for kind in KINDS:
-            of_kind = [h for h in inside if h.kind == kind]
-            bound = [h for h in of_kind if _gap(h, marker) == 0]
-            claimed.update(bound[:1] or of_kind)
-    return claimed
-
-
-def _gap(hit: CountHit, marker: re.Match[str]) -> int:
-    return max(0, marker.start() - hit.end, hit.start - marker.end())
-
-
-def _clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
-    before = [m.end() for m in _CLAUSE_BREAK.finditer(text, 0, start)]
-    after = _CLAUSE_BREAK.search(text, end)
-    return (before[-1] if before else 0, after.start() if after else len(text))
 
 
 def _combine(rules: CasualtyRules, text: str, hits: list[CountHit]) -> CountHit | None:
@@ -343,7 +317,10 @@ def _combine_groups(rules: CasualtyRules, text: str, hits: list[CountHit]) -> Co
     """Lowest figure per victim group, summed over groups; the whole-toll figures bound it from below."""
     lowest: dict[str | None, CountHit] = {}
     for hit in hits:
-        group = victim_group(rules, text, hit) or _conjunct(rules, text, hit, hits) or _single(text, hit)
+        until = _next_conjunct(rules, text, hit, hits)
+        group = (
+            victim_group(rules, text, hit, until) or _conjunct(rules, text, hit, hits) or _single(text, hit)
+        )
         if group not in lowest or hit.value < lowest[group].value:
             lowest[group] = hit
     whole = lowest.pop(None, None)
@@ -385,6 +362,14 @@ def _conjunct(rules: CasualtyRules, text: str, hit: CountHit, hits: list[CountHi
     return None
 
 
+def _next_conjunct(rules: CasualtyRules, text: str, hit: CountHit, hits: list[CountHit]) -> int | None:
+    """Where the next figure joined to ``hit`` starts ("two persons and a child"): its noun is its own."""
+    later = [h.count_start for h in hits if h.count_start >= hit.count_end]
+    if not later or not rules.coordinator.search(text, hit.count_end, min(later)):
+        return None
+    return min(later)
+
+
 def _single(text: str, hit: CountHit) -> str | None:
     """One named person ("a man was killed", "Samson 54 was killed") is a group of their own, never a rival
     for a whole toll."""
@@ -393,13 +378,19 @@ def _single(text: str, hit: CountHit) -> str | None:
     return f"#single@{hit.count_start}" if single else None
 
 
-def victim_group(rules: CasualtyRules, text: str, hit: CountHit) -> str | None:
-    """The victim group a figure names ("3 troops" -> "security"); None for a whole toll ("10 people")."""
+def victim_group(rules: CasualtyRules, text: str, hit: CountHit, until: int | None = None) -> str | None:
+    """The victim group a figure names ("3 troops" -> "security"); None for a whole toll ("10 people").
+
+    ``until`` is where a figure coordinated with this one starts: "two persons and a child were injured"
+    never lends the child's noun to the two.
+    """
     if hit.end > hit.count_end:  # the pattern's phrase runs past the figure: the noun is inside it
         window = text[hit.count_end : hit.end]
     else:
-        after = _CLAUSE_BREAK.search(text, hit.count_end)
+        after = CLAUSE_BREAK.search(text, hit.count_end)
         window = text[hit.count_end : after.start() if after else len(text)]
+    if until is not None and until >= hit.count_end:
+        window = window[: until - hit.count_end]
     words = re.split(r"\s+", window.strip().lower())[: rules.noun_window]
     if any(re.search(r"\d", w) for w in words):
         words = words[: next(i for i, w in enumerate(words) if re.search(r"\d", w))]

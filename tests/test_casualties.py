@@ -238,6 +238,39 @@ def test_running_totals_are_not_the_incident_toll(text: str, killed: int) -> Non
     assert _count(text).fatalities == killed
 
 
+# --- a singular victim coordinated with a plural group; ages after "aged" ------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "killed", "wounded"),
+    [
+        # "a/an/one <person>" joined to a plural group under one plural verb is one more victim
+        ("Three militants and a soldier were killed in the encounter.", 4, 0),
+        ("Two policemen and an elderly woman died in the blast.", 3, 0),
+        ("Five rebels as well as a civilian were killed in the crossfire.", 6, 0),
+        ("Two militants and one soldier were killed.", 3, 0),
+        ("Four soldiers and a civilian were wounded in the ambush.", 0, 5),
+        # the later singular's noun is never lent to the figure before it ("persons" names no group)
+        ("Two persons and a child were injured in the firing.", 0, 3),
+        ("Two men and a child were killed in the firing.", 3, 0),
+        # the singular has its own verb, or is no victim
+        ("Two militants were arrested and a soldier was killed.", 1, 0),
+        ("Three militants were killed and a soldier was injured.", 3, 1),
+        ("Three militants and a car were destroyed in the blast.", 0, 0),
+        # figures after "aged" are the victims' ages, never a toll
+        ("Two men aged 25 and 30 were killed in the firing.", 2, 0),
+        ("Two men, aged 25 and 30, were shot dead by the militants.", 2, 0),
+        ("Three youths aged between 18 and 22 were injured in the clash.", 0, 3),
+        ("The gunmen killed 5 villagers aged 20 to 60.", 5, 0),
+        ("Four children aged 8, 10 and 12 died when the shell hit the house.", 4, 0),
+    ],
+)
+def test_coordinated_singular_and_ages_after_aged(text: str, killed: int, wounded: int) -> None:
+    result = _count(text)
+    assert (result.fatalities, result.injuries) == (killed, wounded)
+    assert all(span is None or span in text for span in (result.fatalities_text, result.injuries_text))
+
+
 def test_victim_group_comes_from_data() -> None:
     text = "The raid killed 4 troops."
     (hit,) = [h for h in RULES.find(text) if h.kind == "fatalities"]
