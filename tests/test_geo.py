@@ -228,6 +228,29 @@ def test_town_located_by_another_keeps_precision_1(blank_nlp) -> None:
     assert place is not None and place.location == "Fallujah" and place.geo_precision == 1
 
 
+@pytest.mark.parametrize(
+    ("text", "ents", "expected"),
+    [
+        # the place named before a locating cue is the event's, at its own precision
+        ("Fallujah countryside north of Ramadi saw clashes.", ("Fallujah", "Ramadi"), ("Fallujah", 2)),
+        # spaCy missed the town: named just before a locating cue marks it as a place
+        ("Warplanes struck Fallujah, east of Ramadi.", ("Ramadi",), ("Fallujah", 1)),
+        ("Shelling hit Fallujah suburbs near the capital, Baghdad.", ("Baghdad",), ("Fallujah", 2)),
+        # too far from the locating place (another province, ~380 km): the named one stays
+        ("Rutba countryside west of Baghdad saw clashes.", ("Rutba", "Baghdad"), ("Baghdad", 2)),
+        # a list break: two places, not one located by the other (the ranking decides, as before)
+        (
+            "Clashes hit the Fallujah countryside and areas north of Ramadi.",
+            ("Fallujah", "Ramadi"),
+            ("Ramadi", 2),
+        ),
+    ],
+)
+def test_a_place_only_locating_another_gives_way(blank_nlp, text, ents, expected) -> None:
+    place, _ = place_of(blank_nlp, text, *ents, others=("Iraqi troops arrived.",))
+    assert place is not None and (place.location, place.geo_precision) == expected
+
+
 def test_province_only_is_precision_3_at_its_capital(blank_nlp) -> None:
     place, _ = place_of(blank_nlp, "Gunmen attacked a checkpoint in Anbar province.", "Anbar")
     assert place is not None and (place.location, place.admin1, place.geo_precision) == ("Ramadi", "Anbar", 3)

@@ -5,12 +5,13 @@ ACLED precision: 1 the named town, 2 near / part of it, 3 province (at its capit
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from coder.geo.context import ArticleContext, Mention, country_evidence, event_context, plausible
-from coder.geo.index import Gazetteer, rank_candidates
+from coder.geo.index import Gazetteer, PlaceCandidate, rank_candidates
 from coder.geo.names import loose_key, normalise_name
 from coder.geo.rules import GeoRules
 from coder.records import Place, Sentence
@@ -45,7 +46,8 @@ def resolve_place(
     country wins, then one attached to the trigger ("in/on/at X" on it or its verb), then the most specific;
     a town that only locates another ("Balad Ruz, 70 km north-east of Baghdad") gives way to it; then
     "in X"; then the one nearest the trigger (else the first). A province or country chosen so gives way to
-    a town named in it.
+    a town named in it, and a place chosen with a locating cue to the place named just before it ("Marea
+    countryside north of Aleppo": ``_located_by``).
 
     ``actor_countries`` ((role, iso3) of the event's actors) give the event a country when the article
     evidences none (``event_context``); with no place left, the event is coded at that country.
@@ -59,6 +61,7 @@ def resolve_place(
         earlier = _from_paragraph(sentence, context, gazetteer)
         return earlier or _inherit(context, rules, "inherited from article")
     best = _choose(mentions, context, _TriggerLinks(doc, sentence.start_char, trigger))
+    best = _located_by(best, mentions, sentence, rules) or best
     country_only = best.place.kind == "country" and rules.country_only["inherit_when_in_article_country"]
     if country_only and context.main is not None and context.main.place.iso3 == best.place.iso3:
         earlier = _from_paragraph(sentence, context, gazetteer, "sentence names only the country")
@@ -83,6 +86,35 @@ def _choose(mentions: list[Mention], context: ArticleContext, links: _TriggerLin
     best = min(mentions, key=rank)
     inside = [m for m in mentions if _LEVEL[m.place.kind] < _LEVEL[best.place.kind] and _within(m, best)]
     return min(inside, key=rank) if inside else best
+
+
+def _located_by(y: Mention, mentions: list[Mention], sentence: Sentence, rules: GeoRules) -> Mention | None:
+    """The place that ``y`` only locates, when ``y`` carries a locating cue: the nearest place named just
+    before it, with no clause or list break between them, in ``y``'s province or near it ("Marea
+    countryside north of Aleppo", "Balad Ruz, 70 km north-east of Baghdad")."""
+    loc = rules.locating
+    if y.relative not in loc.cues:
+        return None
+    before = [m for m in mentions if 0 <= m.end <= y.start]
+    x = max(before, key=lambda m: m.end, default=None)  # the nearest: a farther one is not "just before"
+    if x is None or x.place.kind in ("admin1", "country") or not _just_before(x, y, sentence, rules):
+        return None
+    same_province = x.place.iso3 == y.place.iso3 and x.place.admin1 == y.place.admin1
+    return x if same_province or _km(x.place, y.place) <= loc.max_km else None
+
+
+def _just_before(x: Mention, y: Mention, sentence: Sentence, rules: GeoRules) -> bool:
+    """Whether ``x`` is named just before ``y``, with no clause or list break between them."""
+    gap = sentence.text[x.end - sentence.start_char : y.start - sentence.start_char]
+    loc = rules.locating
+    return x.end <= y.start and len(gap) <= loc.max_gap_chars and not loc.gap_breaks.search(gap)
+
+
+def _km(a: PlaceCandidate, b: PlaceCandidate) -> float:
+    """Great-circle distance (haversine, mean Earth radius)."""
+    lat1, lon1, lat2, lon2 = map(math.radians, (a.latitude, a.longitude, b.latitude, b.longitude))
+    h = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * 6371.0 * math.asin(math.sqrt(h))
 
 
 def _level(m: Mention) -> int:
@@ -195,9 +227,16 @@ def _unparsed_mentions(
         m
         for m in found
         if m.place.iso3 == home
-        and _marked_as_place(sentence, m, gazetteer.rules)
+        and (
+            _marked_as_place(sentence, m, gazetteer.rules) or _located(m, mentions, sentence, gazetteer.rules)
+        )
         and not _overlaps(m, mentions)
     ]
+
+
+def _located(m: Mention, mentions: list[Mention], sentence: Sentence, rules: GeoRules) -> bool:
+    """Named just before a place with a locating cue, as a place is ("hit Saraqeb, east of Idlib")."""
+    return any(y.relative in rules.locating.cues and _just_before(m, y, sentence, rules) for y in mentions)
 
 
 def _overlaps(m: Mention, others: list[Mention]) -> bool:

@@ -15,6 +15,24 @@ from coder.geo.names import normalise_name
 
 
 @dataclass(frozen=True)
+class Locating:
+    """When a place named just before a relative phrase is the event's and the phrase's place only locates
+    it ("Marea countryside north of Aleppo", "Balad Ruz, 70 km north-east of Baghdad")."""
+
+    cues: frozenset[str]  # ids of the relative cues that locate a place named before them
+    max_gap_chars: int  # the most text between the located place and the locating one
+    gap_breaks: re.Pattern[str]  # text between them that starts another clause or item ("X and Y")
+    max_km: float  # a located place outside the locating one's province must lie this close
+
+    @classmethod
+    def load(cls, data: dict[str, Any]) -> Locating:
+        return cls(
+            cues=frozenset(data["cues"]), max_gap_chars=int(data["max_gap_chars"]),
+            gap_breaks=re.compile(data["gap_breaks"], re.IGNORECASE), max_km=float(data["max_km"]),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
 class GeoRules:
     """The data of ``seeds/places/rules.json``."""
 
@@ -32,6 +50,7 @@ class GeoRules:
     inherit_min_precision: int
     country_only: dict[str, Any]
     actor_country: dict[str, Any]
+    locating: Locating
     # Keys of words that may stand beside a place name without making it a longer name: stop names,
     # demonyms, province and settlement words ("In Aleppo", "Deir Ezzor Governorate", "Homs City").
     beside_name_keys: frozenset[str] = frozenset()
@@ -55,6 +74,7 @@ class GeoRules:
                 min_name_length=int(data["min_name_length"]),
                 inherit_min_precision=int(data["inherit_min_precision"]),
                 country_only=dict(data["country_only"]), actor_country=dict(data["actor_country"]),
+                locating=Locating.load(data["locating"]),
             )  # fmt: skip
         except (KeyError, TypeError, ValueError, re.error) as exc:
             raise DataFileError(f"malformed place rules ({exc!r})", path=str(path)) from None
