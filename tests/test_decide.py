@@ -121,7 +121,10 @@ def test_toll_words_cover_every_casualty_pattern() -> None:
     toll_words = set(
         json.loads((RULES_DIR / POLICY_FILE).read_text(encoding="utf-8"))["first_pass"]["toll_words"]["value"]
     ) | {"toll"}
-    for pattern in data["patterns"]["value"]:
+    # fatal.running_total binds a running total ("taking the toll to 45") only so that no looser pattern
+    # reads it; the aggregate marker inside its phrase drops it, so it never counts a toll.
+    discarded = {"fatal.running_total"}
+    for pattern in (p for p in data["patterns"]["value"] if p["id"] not in discarded):
         used = [k for k in keys if "{" + k.upper() + "}" in pattern["template"]]
         covered = _needs_toll_word(pattern["template"], toll_words) or (
             bool(used)
