@@ -30,6 +30,7 @@ from coder.casualties_frames import (
     in_ages,
     named_count,
 )
+from coder.casualties_gate import last_part
 from coder.errors import DataFileError
 from coder.records import Casualties, Sentence
 
@@ -67,6 +68,7 @@ class _CountPattern:
     kind: str
     priority: int
     regex: re.Pattern[str]
+    gate: re.Pattern[str] | None = None  # not found: the pattern cannot match (``casualties_gate``)
 
 
 def _alt(words: Sequence[str] | Mapping[str, object]) -> str:
@@ -139,7 +141,13 @@ class CasualtyRules:
     def find(self, text: str) -> list[CountHit]:
         """Every figure a pattern binds to a death or injury word, before any policy."""
         hits: list[CountHit] = []
+        gates: dict[re.Pattern[str], bool] = {}  # patterns share gates ("killed", "wounded")
         for pattern in self.patterns:
+            if pattern.gate is not None:
+                if pattern.gate not in gates:
+                    gates[pattern.gate] = pattern.gate.search(text) is not None
+                if not gates[pattern.gate]:
+                    continue
             match = pattern.regex.search(text)
             while match is not None:  # overlapping: "three militants and one soldier were killed" holds two
                 hit = self._hit(pattern, match, text)
@@ -252,7 +260,8 @@ def _compile(raw: Mapping[str, Any], vague: Mapping[str, int]) -> tuple[_CountPa
         for key, value in words.items():
             template = template.replace("{" + key + "}", f"(?:{value})")
         regex = re.compile(r"(?<![\w-])" + template + r"(?![\w-])", re.IGNORECASE)
-        compiled.append(_CountPattern(item["id"], item["kind"], int(item["priority"]), regex))
+        skip = last_part(item["template"], words, re.IGNORECASE)
+        compiled.append(_CountPattern(item["id"], item["kind"], int(item["priority"]), regex, skip))
     return tuple(compiled)
 
 
