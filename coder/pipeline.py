@@ -236,7 +236,13 @@ def _build_article(plan: _Plan, stages: Stages) -> ArticleResult:
             previous = events[-1] if events else None
             events.append(_build_event(plan.article, slot, context, previous, stages, speaker))
             speaker = actors.attribution_speaker(
-                slot.doc, slot.sentence, stages.actors, previous, plan.article, previous_speaker=speaker
+                slot.doc,
+                slot.sentence,
+                stages.actors,
+                previous,
+                plan.article,
+                previous_speaker=speaker,
+                own_event=events[-1],
             )
     return ArticleResult(plan.article, plan.sentences, plan.classifications, events)
 

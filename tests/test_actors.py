@@ -950,3 +950,33 @@ def test_a_nationality_on_a_plural_object_names_a_people(nlp_full, dictionary) -
     assert who.actor2 is not None and who.actor2.text == "Palestinian homes"
     who = _code_on(nlp_full, dictionary, "The militants tried to exploit Sunni anger.", "armed_clash")
     assert who.actor2 is None
+
+
+@needs_model
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The army spokesman, Colonel Ahmed Salem, said the rebels attacked the base.",
+        "Rebels shelled the town overnight, a police officer said.",
+        "Iraqi troops said they had retaken the bridge.",
+    ],
+)
+def test_attribution_speaker_reuses_its_own_statement_row(nlp_full, dictionary, text) -> None:
+    """A statement row whose trigger is the saying verb already holds the speaker as actor1: the answer
+    is the same with and without the row, and a row with another trigger is not reused."""
+    from coder.actors import attribution_speaker
+    from coder.actors.parse import saying_verb
+
+    doc, article = nlp_full(text), _article(text)
+    sentence = Sentence("s1", "a1", 0, 0, len(text), text)
+    verb = saying_verb(doc, dictionary)
+    assert verb is not None
+    said = Classification("s1", "statement", None, 0.9, "rule:x", "asserted", verb.idx, verb.idx + len(verb))
+    row = _previous_event(
+        text + " ", said, extract_actors(doc, sentence, said, dictionary, None, article).actor1
+    )
+    expected = attribution_speaker(doc, sentence, dictionary, None, article)
+    assert expected is not None
+    assert attribution_speaker(doc, sentence, dictionary, None, article, own_event=row) == expected
+    decoy = replace(row, actor1=None, classification=replace(said, trigger_start=0, trigger_end=1))
+    assert attribution_speaker(doc, sentence, dictionary, None, article, own_event=decoy) == expected

@@ -94,10 +94,13 @@ def attribution_speaker(
     article: Article,
     *,
     previous_speaker: Actor | None = None,
+    own_event: Event | None = None,
 ) -> Actor | None:
     """Who a sentence is attributed to ("..., X said", "according to X"), whatever its event type, as a
     statement would code its speaker; None for an outlet ("the station said" is not a "he") or no one.
-    The next sentence's "he said" refers to this speaker even when this sentence became an event row."""
+    The next sentence's "he said" refers to this speaker even when this sentence became an event row.
+    ``own_event``: the row this sentence became, coded with the same ``previous`` and ``previous_speaker``;
+    a statement whose trigger is the saying verb already holds its speaker as actor1."""
     hint = dictionary.country_hint(article)
     finder = _Finder(sentence, article, dictionary, previous, hint, previous_speaker=previous_speaker)
     verb = saying_verb(doc, dictionary)
@@ -109,11 +112,22 @@ def attribution_speaker(
         said = Classification(
             sentence.sentence_id, "statement", None, 1.0, "attribution", "asserted", at, at + len(verb)
         )
+        if own_event is not None and _same_actor_inputs(own_event.classification, said):
+            return own_event.actor1
         return extract_actors(
             doc, sentence, said, dictionary, previous, article, previous_speaker=previous_speaker
         ).actor1
     sources = [o for o in attribution_sources(doc, dictionary) if not finder.is_media(o)]
     return finder.actor(sources[0], role=1) if sources else None
+
+
+def _same_actor_inputs(coded: Classification, said: Classification) -> bool:
+    """``extract_actors`` reads of a decision only its event type and trigger span."""
+    return (coded.event_type, coded.trigger_start, coded.trigger_end) == (
+        said.event_type,
+        said.trigger_start,
+        said.trigger_end,
+    )
 
 
 def _sides(
