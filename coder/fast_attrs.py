@@ -239,11 +239,12 @@ class FastLemmatizer:
     spaCy's rule lemmatizer already caches its answer by (form, POS, morphology), which is all its
     rules read; it still builds a Token, a MorphAnalysis and a Python string for every token. This
     keeps the answer by the same key as a string id, read and written as arrays; a key seen for the
-    first time asks the wrapped lemmatizer itself. Like it (``overwrite`` off), it leaves lemmas
-    already set (by the attribute ruler) alone."""
+    first time runs the wrapped lemmatizer's own rule code (``_SetIndexRules``). Like it (``overwrite``
+    off), it leaves lemmas already set (by the attribute ruler) alone."""
 
     def __init__(self, lemmatizer: Any) -> None:
         self.lemmatizer = lemmatizer
+        self._rules = _SetIndexRules(lemmatizer)
         self._lemmas: dict[tuple[int, int, int], int] = {}
 
     def __call__(self, doc: Doc) -> Doc:
@@ -266,8 +267,39 @@ class FastLemmatizer:
             yield self(doc)
 
     def _learn(self, doc: Doc, i: int, key: tuple[int, int, int]) -> int:
-        lemma = self._lemmas[key] = int(doc.vocab.strings.add(self.lemmatizer.lemmatize(doc[i])[0]))
+        lemma = self._lemmas[key] = int(doc.vocab.strings.add(self._rules.lemmatize(doc[i])[0]))
         return lemma
+
+
+class _SetIndexRules:
+    """The wrapped lemmatizer's own ``rule_lemmatize``, run on what it reads of its lemmatizer (cache,
+    ``is_base_form``, lookups) with one change: the lemma index of each part of speech as a set.
+
+    spaCy keeps each index as a list (57,528 nouns) and tests every candidate form with ``in``: a linear
+    scan that was most of a new word's cost. Membership of a string in a list and in a set of the
+    same strings is the same, and the rule code reads the index only by ``in`` (and its truth), so the
+    lemmas are the same."""
+
+    def __init__(self, lemmatizer: Any) -> None:
+        from spacy.lookups import Table
+
+        self.cache = lemmatizer.cache  # shared, as when the lemmatizer itself is asked
+        self.is_base_form = lemmatizer.is_base_form
+        self._rule_lemmatize = type(lemmatizer).rule_lemmatize
+        self._lookups = lemmatizer.lookups
+        self._index = Table(name="lemma_index")
+        for pos, words in self._lookups.get_table("lemma_index", {}).items():
+            self._index[pos] = frozenset(words)
+
+    @property
+    def lookups(self) -> _SetIndexRules:
+        return self
+
+    def get_table(self, name: str, default: Any = None) -> Any:
+        return self._index if name == "lemma_index" else self._lookups.get_table(name, default)
+
+    def lemmatize(self, token: Any) -> list[str]:
+        return cast("list[str]", self._rule_lemmatize(self, token))
 
 
 def build_lemmatizer(lemmatizer: object) -> FastLemmatizer | None:

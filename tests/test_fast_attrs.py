@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from coder import fast_attrs
+from coder.config import PROJECT_ROOT
 from coder.nlp import FAST_PREFIX, use_fast_components
 
 RULER, LEMMATIZER = "attribute_ruler", "lemmatizer"
@@ -162,3 +163,20 @@ def test_only_spacy_s_own_ruler(blank_nlp: Any) -> None:
 
     assert fast_attrs.build(object()) is None
     assert fast_attrs.build(Custom(blank_nlp.vocab)) is None
+
+
+def test_set_index_rules_give_the_lemmatizer_s_own_lemmas(nlp_full: Any) -> None:
+    """Every token of the seed articles gets, from each fresh cache, the lemmatizer's own candidate list;
+    the index is held as sets, every other table is the lemmatizer's."""
+    lemmatizer = nlp_full.get_pipe(LEMMATIZER)
+    rules = fast_attrs._SetIndexRules(lemmatizer)
+    index = rules.get_table("lemma_index")
+    assert index and all(isinstance(words, frozenset) for words in index.values())
+    assert rules.get_table("lemma_rules") is lemmatizer.lookups.get_table("lemma_rules")
+    texts = [p.read_text(encoding="utf-8") for p in sorted((PROJECT_ROOT / "seeds").glob("*.txt"))]
+    kept, lemmatizer.cache, rules.cache = lemmatizer.cache, {}, {}
+    try:
+        for doc in nlp_full.pipe(texts, disable=["ner"]):
+            assert [rules.lemmatize(t) for t in doc] == [lemmatizer.rule_lemmatize(t) for t in doc]
+    finally:
+        lemmatizer.cache = kept
