@@ -1,11 +1,16 @@
 """Cross-source event clusters: group coded events that describe the same real-world event.
 
-``rules`` holds the thresholds (``seeds/rules/clusters.json``) and the pairwise test; ``linkage``
-finds the pairs worth testing on a grid and joins them strongest first. ``cluster_stream`` is what a
-build calls: it clusters rows streamed a frame at a time (a build's spill), holding only the parsed
-events, compatible pairs and the forest as index arrays, and each row's cluster id as 16 bytes; the
-clusters table is made a chunk at a time (``Clustering.tables``). ``cluster_frames`` and
-``cluster_events`` return the whole table (``coder.pipeline.cluster_frames``, tests, scripts).
+``rules`` holds the thresholds (``seeds/rules/clusters.json``) and the pairwise test; ``columns``
+parses event rows into ``EventColumns``; ``grid`` finds the pairs worth testing; ``linkage`` joins
+them strongest first. ``cluster_stream`` is what a build calls: it clusters rows streamed a frame at
+a time (a build's spill) and holds, for the whole corpus, numpy arrays only: the event columns (~75
+bytes an event: the id as 16 bytes, days and precisions as small integers, coordinates, flags, and
+codes into tables of the distinct types, articles, sources, countries, locations and actor sets),
+each row's position among them, the compatible pairs, the forest's index arrays, and each row's
+cluster id as 16 bytes. ``Event`` objects are made from the columns only for the pairs being tested
+and the clusters being written, a block at a time, and the clusters table is made a chunk at a time
+(``Clustering.tables``). ``cluster_frames`` and ``cluster_events`` return the whole table
+(tests, scripts).
 
 Why not cluster in date windows: no cluster spans more than ``max_span_days``, but whether a merge
 is kept depends on merges that came before it in strength order, and those chain through time. Day-
@@ -32,9 +37,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from coder.clusters.columns import INPUT_COLUMNS, EventColumns, parse_stream
 from coder.clusters.linkage import Forest, cluster_merges, cluster_row, find_merges, forest
-from coder.clusters.rules import INPUT_COLUMNS, ClusterRules, Event, haversine_km, parse_events
-from coder.errors import DataFileError
+from coder.clusters.rules import ClusterRules, Event, haversine_km
 from coder.records import stable_id
 
 __all__ = [
@@ -42,6 +47,7 @@ __all__ = [
     "INPUT_COLUMNS",
     "ClusterRules",
     "Clustering",
+    "EventColumns",
     "cluster_events",
     "cluster_frames",
     "cluster_stream",
@@ -50,7 +56,6 @@ __all__ = [
     "parse_unique",
 ]
 
-REQUIRED_COLUMNS: tuple[str, ...] = ("event_id", "event_type")
 CLUSTER_COLUMNS: tuple[str, ...] = (
     "event_cluster_id", "canonical_event_id", "member_event_ids", "n_events", "n_sources", "n_articles",
     "event_type", "event_types", "date_first", "date_last", "location", "iso3", "latitude", "longitude",
@@ -65,35 +70,21 @@ _UNDATED = np.iinfo(np.int64).max  # sorts an undated cluster after every dated 
 
 def parse_unique(events: pd.DataFrame, rules: ClusterRules) -> tuple[list[Event], dict[str, object]]:
     """Events sorted by id (a repeated id keeps its last row), and each id's location column."""
-    latest: dict[str, Event] = {}
-    _parse_into(events, rules, latest)
-    parsed = sorted(latest.values(), key=lambda e: e.event_id)
+    parsed = list(parse_stream([events], rules)[0])
     return parsed, {e.event_id: e.location for e in parsed}
-
-
-def _parse_into(frame: pd.DataFrame, rules: ClusterRules, latest: dict[str, Event]) -> list[str]:
-    """Parse ``frame``'s rows into ``latest`` (a later row of an id replaces an earlier one); its ids."""
-    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
-    if missing:
-        raise DataFileError(f"events table lacks column(s) {', '.join(missing)}")
-    ids = []
-    for event in parse_events(frame, rules):
-        latest[event.event_id] = event
-        ids.append(event.event_id)
-    return ids
 
 
 @dataclass(frozen=True)
 class Clustering:
     """Clusters of parsed events, the table made on demand a chunk at a time in its order.
 
-    What a build holds while the clusters table is written is the parsed events, the forest's index
+    What a build holds while the clusters table is written is the event columns, the forest's index
     arrays and two arrays a cluster (its id, its place in the table): a table row is ~1 KB of Python
     objects and a corpus has nearly as many clusters as events, so rows are made a chunk at a time,
     written, and dropped (``tables``).
     """
 
-    events: list[Event]  # sorted by id
+    events: EventColumns  # sorted by id
     found: Forest
     names: np.ndarray  # each cluster's id (ASCII bytes; clusters in forest order)
     order: np.ndarray  # clusters in table order: first date (undated last), then id
@@ -105,12 +96,21 @@ class Clustering:
     def tables(self, rows: int) -> Iterator[pd.DataFrame]:
         """The clusters table in frames of ``rows`` rows (as ``cluster_events``'s table, cut)."""
         for start in range(0, len(self.order), rows):
-            yield _frame([self._row(int(c)) for c in self.order[start : start + rows]])
+            chosen = self.order[start : start + rows].tolist()
+            made = self._events(chosen)
+            yield _frame([self._row(c, made) for c in chosen])
 
-    def _row(self, c: int) -> tuple[object, ...]:
+    def _events(self, chosen: list[int]) -> dict[int, Event]:
+        """The member events of clusters ``chosen``, made from the columns at once (by position)."""
+        starts = self.found.starts
+        parts = [self.found.members[starts[c] : starts[c + 1]] for c in chosen]
+        where = np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+        return dict(zip(where.tolist(), self.events.many(where), strict=True))
+
+    def _row(self, c: int, made: dict[int, Event]) -> tuple[object, ...]:
         where, pairs = self.found.cluster(c)
-        members = [self.events[n] for n in where.tolist()]
-        merges = cluster_merges(self.events, pairs, self.rules)
+        members = [made[n] for n in where.tolist()]
+        merges = cluster_merges(made, pairs, self.rules)
         name = self.names[c].decode("ascii")
         row = cluster_row(members, merges, min(members, key=Event.rank).location, self.rules, name)
         return tuple(row[c] for c in CLUSTER_COLUMNS)
@@ -120,28 +120,27 @@ def cluster_stream(frames: Iterable[pd.DataFrame], rules: ClusterRules) -> tuple
     """Cluster ids of the rows of ``frames`` (in order, as ASCII bytes), and the clusters.
 
     The frames are parsed one at a time, so a caller streaming them from disk never holds their rows
-    whole: only the parsed events (the fields clustering reads) and each row's id.
+    whole: only the event columns (the fields clustering reads) and each row's event.
     """
-    latest: dict[str, Event] = {}
-    row_ids: list[str] = []
-    for frame in frames:
-        row_ids += _parse_into(frame, rules, latest)
-    parsed = sorted(latest.values(), key=lambda e: e.event_id)
-    del latest
+    parsed, positions = parse_stream(frames, rules)
     found = forest(parsed, find_merges(parsed, rules), rules)
+    sizes = np.diff(found.starts)
     cluster_of = np.empty(len(parsed), dtype=np.int64)  # position in ``parsed`` -> cluster number
-    names, first_days = [], np.empty(len(found), dtype=np.int64)
-    for c in range(len(found)):
-        where = found.members[found.starts[c] : found.starts[c + 1]]
-        cluster_of[where] = c
-        members = [parsed[n] for n in where.tolist()]
-        names.append(stable_id(*(e.event_id for e in members)).encode("ascii"))  # as cluster_row's id
-        days = [e.day for e in members if e.day is not None]
-        first_days[c] = min(days) if days else _UNDATED
+    cluster_of[found.members] = np.repeat(np.arange(len(found)), sizes)
+    names = [  # as cluster_row's id
+        stable_id(*parsed.event_ids(found.members[found.starts[c] : found.starts[c + 1]])).encode("ascii")
+        for c in range(len(found))
+    ]
     keys = np.array(names, dtype=bytes) if names else np.empty(0, dtype="S1")
-    order = np.lexsort((keys, first_days))  # the table's sort: date_first, undated last, then id
-    ids = keys[cluster_of[_positions(parsed, row_ids)]] if len(row_ids) else keys[:0]
-    return ids, Clustering(parsed, found, keys, order, rules)
+    del names
+    order = np.lexsort((keys, _first_days(parsed, found)))  # the table's sort: date_first, undated last, id
+    return keys[cluster_of[positions]], Clustering(parsed, found, keys, order, rules)
+
+
+def _first_days(events: EventColumns, found: Forest) -> np.ndarray:
+    """Each cluster's first day (``_UNDATED`` when none of its events is dated)."""
+    days = np.where(events.known("day"), events.ints["day"].astype(np.int64), _UNDATED)[found.members]
+    return np.minimum.reduceat(days, found.starts[:-1]) if len(found) else np.empty(0, dtype=np.int64)
 
 
 def cluster_frames(frames: Iterable[pd.DataFrame], rules: ClusterRules) -> tuple[np.ndarray, pd.DataFrame]:
@@ -150,12 +149,6 @@ def cluster_frames(frames: Iterable[pd.DataFrame], rules: ClusterRules) -> tuple
     ids, found = cluster_stream(frames, rules)
     table = next(found.tables(len(found)), None) if len(found) else None
     return ids.astype(str).astype(object), table if table is not None else empty_table()
-
-
-def _positions(parsed: list[Event], ids: list[str]) -> np.ndarray:
-    """Where each id is in ``parsed`` (sorted by id, every id present)."""
-    keys = np.array([e.event_id for e in parsed], dtype=object)
-    return np.searchsorted(keys, np.array(ids, dtype=object)) if len(ids) else np.empty(0, dtype=np.int64)
 
 
 def empty_table() -> pd.DataFrame:

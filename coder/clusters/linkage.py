@@ -1,43 +1,36 @@
-"""Which pairs to ask about, and how kept merges become clusters, in near-linear time.
+"""How compatible pairs become clusters, in near-linear time.
 
-Candidate pairs come from a grid: per type group and per pair of ACLED precision classes, events are
-bucketed by (date / window) and by their point on the unit sphere (x, y, z scaled by the distance
-limit), and only events in neighbouring cells are paired. The grid only *finds* pairs: a vectorised
-copy of the rules drops the hopeless ones, and ``rules.compatibility`` (the one definition) decides
-every pair that is left, so the result equals asking it about all pairs (tests/test_clusters.py
-checks this against an all-pairs reference). Merges are then applied strongest first, in a total
-order (row order does not matter), and one that would stretch a cluster beyond the maximum span is
-refused. Cluster ids are ``stable_id`` of the sorted member event ids.
+``grid`` finds the pairs worth asking about; ``rules.compatibility`` (the one definition) decides each,
+so the result equals asking it about all pairs (tests/test_clusters.py checks this against an
+all-pairs reference). Merges are then applied strongest first, in a total order (row order does not
+matter), and one that would stretch a cluster beyond the maximum span is refused. Cluster ids are
+``stable_id`` of the sorted member event ids.
 """
 
 from __future__ import annotations
 
 import array
-import itertools
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 import numpy as np
 
+from coder.clusters.columns import EventColumns, missing
+from coder.clusters.grid import Pairs, candidate_pairs
 from coder.clusters.rules import (
-    EARTH_RADIUS_KM,
     ClusterRules,
     Event,
     compatibility,
     haversine_km,
     merge_order,
-    missing,
     precision_class,
 )
 from coder.records import stable_id
 
-Pairs = tuple[np.ndarray, np.ndarray]
-_CLASSES = (1, 2, 3)
-_KEY_MULTIPLIERS = np.array([1_000_003, 998_244_353, 1_000_000_007, 2_147_483_647], dtype=np.int64)
-_SLACK_KM = 1e-6  # the vectorised distance may differ from math's in the last bits; compatibility decides
+_PAIR_BLOCK = 8192  # pairs (and their events) turned into Python objects at a time
 
 
 @dataclass(frozen=True, slots=True)  # slots: one per compatible pair, up to millions
@@ -48,186 +41,7 @@ class Merge:
     order: tuple[float, ...] = ()  # strongest first (rules.merge_order)
 
 
-class _Arrays:
-    """Column arrays of the events (in the order given) that the grid and the vectorised test read."""
-
-    def __init__(self, events: Sequence[Event], rules: ClusterRules) -> None:
-        n = len(events)
-        self.dated = np.array([e.day is not None for e in events], dtype=bool)
-        self.day = np.array([e.day or 0 for e in events], dtype=np.int64)
-        self.placed = np.array([e.point is not None for e in events], dtype=bool)
-        lat = np.radians(np.array([e.lat or 0.0 for e in events], dtype=float))
-        lon = np.radians(np.array([e.lon or 0.0 for e in events], dtype=float))
-        self.lat, self.lon = lat, lon
-        self.xyz = np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], axis=1)
-        self.tpc = np.array([precision_class(e.time_precision) for e in events], dtype=np.int64)
-        self.gpc = np.array([precision_class(e.geo_precision) for e in events], dtype=np.int64)
-        codes: dict[Any, int] = {}
-        self.iso = np.array([codes.setdefault(e.iso3, len(codes)) if e.iso3 else -1 for e in events])
-        self.place_strong = np.array([e.place_from_sentence for e in events], dtype=bool) & self.placed
-        self.date_strong = np.array([e.date_from_sentence for e in events], dtype=bool) & self.dated
-        self.publication = np.array([e.date_is_publication for e in events], dtype=bool)
-        self.needs_speaker = np.array([e.event_type in rules.shared_actor_types for e in events], dtype=bool)
-        self.actors = _actor_matrix(events, n)
-        self.types = [e.event_type for e in events]
-
-
-def _actor_matrix(events: Sequence[Event], n: int) -> np.ndarray:
-    """Actor ids per event, padded with -1 (an event names at most a few actors)."""
-    ids: dict[str, int] = {}
-    width = max((len(e.actors) for e in events), default=0)
-    out = np.full((n, max(width, 1)), -1, dtype=np.int64)
-    for row, e in enumerate(events):
-        for col, name in enumerate(sorted(e.actors)):
-            out[row, col] = ids.setdefault(name, len(ids))
-    return out
-
-
-def _expand(lo: np.ndarray, hi: np.ndarray) -> Pairs:
-    """All (i, k) with lo[i] <= k < hi[i]."""
-    counts = hi - lo
-    left = np.repeat(np.arange(len(lo)), counts)
-    starts = np.repeat(lo - np.concatenate(([0], np.cumsum(counts)[:-1])), counts)
-    return left, starts + np.arange(counts.sum())
-
-
-def _join(left: np.ndarray, right: np.ndarray, keys: np.ndarray) -> Iterator[Pairs]:
-    """Pairs (left[i], right[j]) whose integer cell keys differ by at most 1 in every column, one
-    neighbouring offset at a time (the caller filters each: all offsets at once is the peak memory).
-
-    Keys are hashed to one int64; a collision only adds a candidate, which the exact test drops.
-    """
-    if not len(left) or not len(right):
-        return
-    width = keys.shape[1]
-    mult = _KEY_MULTIPLIERS[:width]
-    right_codes = keys[right] @ mult
-    order = np.argsort(right_codes, kind="stable")
-    sorted_codes = right_codes[order]
-    base = keys[left] @ mult
-    for offset in itertools.product((-1, 0, 1), repeat=width):
-        codes = base + np.array(offset, dtype=np.int64) @ mult
-        lo = np.searchsorted(sorted_codes, codes, side="left")
-        hi = np.searchsorted(sorted_codes, codes, side="right")
-        li, ri = _expand(lo, hi)
-        yield left[li], right[order[ri]]
-
-
-def _cells(arr: _Arrays, window: float | None, km: float | None) -> np.ndarray:
-    """Cell keys: date / window and unit-sphere point / km (a chord is never longer than its arc)."""
-    columns = []
-    if window is not None:
-        columns.append(np.floor(arr.day / (window if window > 0 else 1.0)))
-    if km is not None:
-        size = km * (1 + 1e-9) + 1e-9
-        columns.extend(np.floor(arr.xyz[:, k] * EARTH_RADIUS_KM / size) for k in range(3))
-    if not columns:
-        return np.zeros((len(arr.day), 1), dtype=np.int64)
-    return np.stack(columns, axis=1).astype(np.int64)
-
-
-def _lane_pairs(subset: np.ndarray, arr: _Arrays, rules: ClusterRules) -> Iterable[Pairs]:
-    """Cover every pair of ``subset`` (a mask) that the date and place rules could accept."""
-    dated_placed = subset & arr.dated & arr.placed
-    for p, g in itertools.product(_CLASSES, _CLASSES):
-        keys = _cells(arr, rules.date_window_days[p - 1], rules.max_distance_km[g - 1])
-        within = dated_placed & (arr.tpc <= p) & (arr.gpc <= g)
-        corner = within & (arr.tpc == p) & (arr.gpc == g)
-        yield from _join(np.flatnonzero(corner), np.flatnonzero(within), keys)
-        side_p, side_g = within & (arr.tpc == p) & (arr.gpc < g), within & (arr.tpc < p) & (arr.gpc == g)
-        yield from _join(np.flatnonzero(side_p), np.flatnonzero(side_g), keys)
-    if rules.unknown_location_compatible:
-        yield from _unplaced_pairs(subset & arr.dated, arr, rules)
-    if rules.unknown_date_compatible:
-        yield from _undated_pairs(subset, arr, rules)
-
-
-def _unplaced_pairs(dated: np.ndarray, arr: _Arrays, rules: ClusterRules) -> Iterable[Pairs]:
-    """Dated pairs of which at least one has no point: blocked on the date only."""
-    for p in _CLASSES:
-        keys = _cells(arr, rules.date_window_days[p - 1], None)
-        within = dated & (arr.tpc <= p)
-        loosest = within & (arr.tpc == p)
-        yield from _join(np.flatnonzero(loosest & ~arr.placed), np.flatnonzero(within), keys)
-        yield from _join(np.flatnonzero(loosest & arr.placed), np.flatnonzero(within & ~arr.placed), keys)
-
-
-def _undated_pairs(subset: np.ndarray, arr: _Arrays, rules: ClusterRules) -> Iterable[Pairs]:
-    """Pairs of which at least one has no date: blocked on the place only, or not at all."""
-    undated, placed = subset & ~arr.dated, subset & arr.placed
-    for g in _CLASSES:
-        keys = _cells(arr, None, rules.max_distance_km[g - 1])
-        yield from _join(
-            np.flatnonzero(undated & placed & (arr.gpc <= g)), np.flatnonzero(placed & (arr.gpc <= g)), keys
-        )
-    if rules.unknown_location_compatible:
-        keys = _cells(arr, None, None)
-        yield from _join(np.flatnonzero(undated & ~arr.placed), np.flatnonzero(subset), keys)
-        yield from _join(np.flatnonzero(undated), np.flatnonzero(subset & ~arr.placed), keys)
-
-
-def _strength_subsets(arr: _Arrays, rules: ClusterRules) -> list[np.ndarray]:
-    """A pair needs min_strong_fields of {place, date} strong on *both* sides: pair within those sets."""
-    everyone = np.ones(len(arr.day), dtype=bool)
-    if rules.min_strong_fields <= 0:
-        return [everyone]
-    if rules.min_strong_fields == 1:
-        return [arr.place_strong, arr.date_strong]
-    return [arr.place_strong & arr.date_strong]
-
-
-def _plausible(i: np.ndarray, j: np.ndarray, arr: _Arrays, rules: ClusterRules) -> np.ndarray:
-    """The rules, vectorised and slightly loose on distance: a superset of the compatible pairs."""
-    both_placed = arr.placed[i] & arr.placed[j]
-    h = (
-        np.sin((arr.lat[j] - arr.lat[i]) / 2) ** 2
-        + np.cos(arr.lat[i]) * np.cos(arr.lat[j]) * np.sin((arr.lon[j] - arr.lon[i]) / 2) ** 2
-    )
-    km = 2 * EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(h)))
-    limit = np.asarray(rules.max_distance_km)[np.maximum(arr.gpc[i], arr.gpc[j]) - 1]
-    iso_clash = (arr.iso[i] >= 0) & (arr.iso[j] >= 0) & (arr.iso[i] != arr.iso[j])
-    place = np.where(both_placed, km <= limit + _SLACK_KM, rules.unknown_location_compatible & ~iso_clash)
-    both_dated = arr.dated[i] & arr.dated[j]
-    gap = arr.day[j] - arr.day[i]
-    window = np.asarray(rules.date_window_days)[np.maximum(arr.tpc[i], arr.tpc[j]) - 1]
-    after = (arr.publication[i] & (gap > 0)) | (arr.publication[j] & (gap < 0))
-    when = np.where(both_dated, (np.abs(gap) <= window) & ~after, rules.unknown_date_compatible)
-    return place & when & _actors_ok(i, j, arr, rules) & _strong_enough(i, j, arr, rules)
-
-
-def _actors_ok(i: np.ndarray, j: np.ndarray, arr: _Arrays, rules: ClusterRules) -> np.ndarray:
-    a, b = arr.actors[i], arr.actors[j]
-    shared = ((a[:, :, None] == b[:, None, :]) & (a[:, :, None] >= 0)).any(axis=(1, 2))
-    both_named = (a[:, 0] >= 0) & (b[:, 0] >= 0)
-    unnamed_ok = rules.unknown_actors_compatible & ~(arr.needs_speaker[i] | arr.needs_speaker[j])
-    return np.where(both_named, shared, unnamed_ok)
-
-
-def _strong_enough(i: np.ndarray, j: np.ndarray, arr: _Arrays, rules: ClusterRules) -> np.ndarray:
-    place = arr.place_strong[i] & arr.place_strong[j]
-    date_ = arr.date_strong[i] & arr.date_strong[j]
-    return place.astype(np.int64) + date_.astype(np.int64) >= rules.min_strong_fields
-
-
-def candidate_pairs(events: Sequence[Event], rules: ClusterRules) -> Pairs:
-    """Index pairs (i < j) of ``events`` that the vectorised rules accept, each once, sorted."""
-    arr = _Arrays(events, rules)
-    found: list[np.ndarray] = []
-    for group in rules.type_groups:
-        member = np.array([t in group for t in arr.types], dtype=bool)
-        for subset in _strength_subsets(arr, rules):
-            for i, j in _lane_pairs(member & subset, arr, rules):
-                keep = i != j
-                low, high = np.minimum(i[keep], j[keep]), np.maximum(i[keep], j[keep])
-                ok = _plausible(low, high, arr, rules)  # per batch: a pair's test reads only the pair
-                found.append(np.unique(low[ok] * len(events) + high[ok]))
-    if not found:
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    codes = np.unique(np.concatenate(found))
-    return codes // len(events), codes % len(events)
-
-
-def find_merges(events: Sequence[Event], rules: ClusterRules) -> Pairs:
+def find_merges(events: EventColumns, rules: ClusterRules) -> Pairs:
     """Every compatible pair as index arrays (i < j into ``events``, sorted by event_id), strongest first.
 
     Strongest first is ``(merge_order, a.event_id, b.event_id)``: with the events sorted by id and
@@ -238,8 +52,7 @@ def find_merges(events: Sequence[Event], rules: ClusterRules) -> Pairs:
     """
     left, right = array.array("q"), array.array("q")
     strength, days, km = array.array("q"), array.array("d"), array.array("d")
-    for i, j in zip(*(side.tolist() for side in candidate_pairs(events, rules)), strict=True):
-        a, b = events[i], events[j]
+    for i, j, a, b in _candidate_events(events, rules):
         if compatibility(a, b, rules) is not None:
             rank = merge_order(a, b)
             left.append(i)
@@ -250,6 +63,22 @@ def find_merges(events: Sequence[Event], rules: ClusterRules) -> Pairs:
     keys = [np.frombuffer(k, dtype=np.int64 if k.typecode == "q" else float) for k in (right, left, km, days)]
     order = np.lexsort((*keys, np.frombuffer(strength, dtype=np.int64)))  # the last key sorts first
     return keys[1][order], keys[0][order]
+
+
+def _candidate_events(events: EventColumns, rules: ClusterRules) -> Iterator[tuple[int, int, Event, Event]]:
+    """The candidate pairs with their events, made from the columns a block of pairs at a time."""
+    for lefts, rights in _blocks(candidate_pairs(events, rules)):
+        needed = np.unique(np.concatenate([lefts, rights]))
+        made = dict(zip(needed.tolist(), events.many(needed), strict=True))
+        for i, j in zip(lefts.tolist(), rights.tolist(), strict=True):
+            yield i, j, made[i], made[j]
+
+
+def _blocks(pairs: Pairs) -> Iterator[Pairs]:
+    """The pairs a block at a time: their events, made for a block, are ~0.5 KB each."""
+    lefts, rights = pairs
+    for start in range(0, len(lefts), _PAIR_BLOCK):
+        yield lefts[start : start + _PAIR_BLOCK], rights[start : start + _PAIR_BLOCK]
 
 
 @dataclass(slots=True)  # one per event while clusters form
@@ -366,14 +195,17 @@ class Forest:
 def forest(events: Sequence[Event], merges: Pairs, rules: ClusterRules) -> Forest:
     """Apply ``merges`` (index pairs strongest first, ``find_merges``) and group the kept ones by cluster."""
     found = _UnionFind(events)
-    kept = [(i, j) for i, j in zip(*(m.tolist() for m in merges), strict=True) if found.union(i, j, rules)]
-    roots = np.array([found.find(n) for n in range(len(events))], dtype=np.int64)
+    kept = array.array("q")
+    for lefts, rights in _blocks(merges):
+        for i, j in zip(lefts.tolist(), rights.tolist(), strict=True):
+            if found.union(i, j, rules):
+                kept.extend((i, j))
+    roots = np.fromiter(map(found.find, range(len(events))), dtype=np.int64, count=len(events))
     members = np.argsort(roots, kind="stable")  # each cluster's members in id order, clusters by root
     starts = np.flatnonzero(np.diff(roots[members], prepend=-1))
     cluster_of_root = np.zeros(len(events), dtype=np.int64)
     cluster_of_root[roots[members[starts]]] = np.arange(len(starts))
-    left = np.array([i for i, _ in kept], dtype=np.int64)
-    right = np.array([j for _, j in kept], dtype=np.int64)
+    left, right = np.frombuffer(kept, dtype=np.int64)[0::2], np.frombuffer(kept, dtype=np.int64)[1::2]
     edge_cluster = cluster_of_root[roots[left]]
     by_cluster = np.lexsort((right, left, edge_cluster))
     edge_starts = np.searchsorted(edge_cluster[by_cluster], np.arange(len(starts) + 1))
@@ -381,7 +213,9 @@ def forest(events: Sequence[Event], merges: Pairs, rules: ClusterRules) -> Fores
     return Forest(members, ends, left[by_cluster], right[by_cluster], edge_starts)
 
 
-def cluster_merges(events: Sequence[Event], pairs: list[tuple[int, int]], rules: ClusterRules) -> list[Merge]:
+def cluster_merges(
+    events: Mapping[int, Event], pairs: list[tuple[int, int]], rules: ClusterRules
+) -> list[Merge]:
     """The kept merges of one cluster with their reasons (``compatibility`` asked again, kept only)."""
     return [_merge(events[i], events[j], rules) for i, j in pairs]
 

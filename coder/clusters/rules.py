@@ -18,17 +18,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
 from coder.config import Settings
 from coder.errors import DataFileError
 from coder.schema import check_data_file
 
 SCHEMA_NAME = "clusters_rules.schema.json"
-ACTOR_COLUMNS: tuple[str, ...] = ("actor1", "actor2", "assoc_actor1")
 EARTH_RADIUS_KM = 6371.0088  # mean Earth radius (IUGG)
 LEAST_PRECISE = 3  # an unknown precision is treated as the loosest ACLED level
-_UNIX_EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
 
 
 @dataclass(frozen=True)
@@ -122,7 +118,7 @@ def looser(a: int | None, b: int | None) -> int:
     return max(precision_class(a), precision_class(b))
 
 
-@dataclass(frozen=True, slots=True)  # slots: a build holds one per event row (~0.5 KB less each)
+@dataclass(frozen=True, slots=True)  # made from EventColumns a block at a time, thousands at once
 class Event:
     """The fields of one event row that clustering reads, normalised (missing -> None)."""
 
@@ -151,117 +147,6 @@ class Event:
     def rank(self) -> tuple[int, int, float, str]:
         """Canonical-member order: most precise place, then date, then most confident, then id."""
         return (self.geo_precision or 9, self.time_precision or 9, -self.confidence, self.event_id)
-
-
-def missing(value: Any) -> bool:
-    return value is None or bool(pd.api.types.is_scalar(value) and pd.isna(value))
-
-
-def _column(frame: pd.DataFrame, name: str) -> list[Any]:
-    """A column as Python values with every missing marker (NaN, NaT, pd.NA) as None."""
-    if name not in frame.columns:
-        return [None] * len(frame)
-    column = frame[name]
-    return [None if gone else v for v, gone in zip(column.tolist(), column.isna().tolist(), strict=True)]
-
-
-def _days(frame: pd.DataFrame) -> list[int | None]:
-    """Proleptic ordinals of ``event_date`` (dates, strings or timestamps), vectorised."""
-    if "event_date" not in frame.columns:
-        return [None] * len(frame)
-    stamps = pd.to_datetime(frame["event_date"].astype(object), errors="raise")
-    floored = stamps.dt.floor("D").astype("datetime64[s]").astype("int64") // 86400 + _UNIX_EPOCH_ORDINAL
-    shared: dict[int, int] = {}  # one int object a day, not one an event (28 bytes each)
-    return [
-        None if gone else shared.setdefault(d, d)
-        for d, gone in zip(floored.tolist(), stamps.isna().tolist(), strict=True)
-    ]
-
-
-def _from_sentence(reason: Any, strong: tuple[str, ...]) -> bool:
-    """A missing reason counts as weak: a merge must be able to show its evidence."""
-    return reason is not None and str(reason).startswith(strong)
-
-
-class _StopActors:
-    """The rules' stop list as one test, compiled once per ``parse_events`` call."""
-
-    def __init__(self, rules: ClusterRules) -> None:
-        self._names = rules.stop_actor_names
-        joined = "|".join(f"(?:{p})" for p in rules.stop_actor_patterns)
-        self._pattern = re.compile(joined) if joined else None
-        self._shared: dict[frozenset[str], frozenset[str]] = {}
-
-    def actors(self, names: list[Any]) -> frozenset[str]:
-        folded = (str(n).casefold().strip() for n in names if n is not None)
-        found = frozenset(n for n in folded if n and not self._stopped(n))
-        return self._shared.setdefault(found, found)  # a set a name set: ~0.2 KB an event less
-
-    def _stopped(self, name: str) -> bool:
-        return name in self._names or bool(self._pattern and self._pattern.fullmatch(name))
-
-
-_READ_COLUMNS: tuple[str, ...] = (
-    "event_id", "event_type", "article_id", "source", "time_precision", "latitude", "longitude",
-    "geo_precision", "iso3", "confidence", "fatalities", "fatalities_text", "geo_reason", "date_reason",
-    *ACTOR_COLUMNS,
-)  # fmt: skip
-# Every column clustering reads (the rest of an event row is never looked at): a build may cluster
-# a frame of these columns only, and attach the cluster ids to the full rows afterwards.
-INPUT_COLUMNS: tuple[str, ...] = (*_READ_COLUMNS, "event_date", "location")
-
-
-# Columns whose values repeat across rows (an article's events share its id and source): the
-# events keep one string object per distinct value, not one a row (~60 bytes each).
-_REPEATED_COLUMNS: tuple[str, ...] = ("event_type", "article_id", "source", "iso3")
-
-
-def _shared(values: list[Any]) -> list[Any]:
-    one: dict[str, str] = {}
-    return [one.setdefault(v, v) if isinstance(v, str) else v for v in values]
-
-
-def parse_events(frame: pd.DataFrame, rules: ClusterRules) -> list[Event]:
-    """One ``Event`` per row, read column by column (row-wise pandas access is the slow part at scale)."""
-    columns = {c: _column(frame, c) for c in _READ_COLUMNS}
-    where = frame["location"].tolist() if "location" in frame.columns else [None] * len(frame)
-    columns |= {c: _shared(columns[c]) for c in _REPEATED_COLUMNS}
-    where, days, stop = _shared(where), _days(frame), _StopActors(rules)
-    return [
-        _event({c: v[n] for c, v in columns.items()}, days[n], stop, rules, where[n])
-        for n in range(len(frame))
-    ]
-
-
-def _event(
-    row: dict[str, Any], day: int | None, stop: _StopActors, rules: ClusterRules, location: Any
-) -> Event:
-    kind, placed = str(row["event_type"]), row["latitude"] is not None and row["longitude"] is not None
-    stated, fatalities = row["fatalities_text"] is not None, row["fatalities"]
-    return Event(
-        event_id=str(row["event_id"]),
-        event_type=kind,
-        article_id=row["article_id"],
-        source=row["source"],
-        day=day,
-        time_precision=_int(row["time_precision"]),
-        lat=float(row["latitude"]) if placed else None,
-        lon=float(row["longitude"]) if placed else None,
-        geo_precision=_int(row["geo_precision"]),
-        iso3=row["iso3"],
-        actors=stop.actors([row[c] for c in ACTOR_COLUMNS]),
-        confidence=float(row["confidence"] or 0.0),
-        fatalities=int(fatalities) if stated and fatalities is not None else None,
-        place_from_sentence=kind not in rules.place_weak_types
-        and _from_sentence(row["geo_reason"], rules.strong_place_reasons),
-        date_from_sentence=_from_sentence(row["date_reason"], rules.strong_date_reasons),
-        date_is_publication=_from_sentence(row["date_reason"], rules.publication_date_reasons),
-        location=location,
-    )
-
-
-def _int(value: Any) -> int | None:
-    return int(value) if value is not None else None
 
 
 def haversine_km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
