@@ -81,9 +81,12 @@ def tune(corpora: Path, seed: int) -> None:
     gold = [evaluation_label(it.event_type, it.modality) for it in split.dev]
     print(f"dev split: {len(split.dev)} sentences; fit on {len(split.fit)}")
     results = sorted(_grid(stages, model, texts, gold), key=lambda r: -r[1].macro_f1)
-    for thresholds, report in results[:10]:
+    current = {k: stages.policy.thresholds[k] for k in GRID}
+    # The policy's own values first: a new best must beat them on dev to be worth a policy change.
+    for thresholds, report in [r for r in results if r[0] == current] + results[:10]:
         recalls = {t: round(s.recall, 2) for t, s in report.per_type.items()}
-        print(f"dev macro-F1 {report.macro_f1:.3f} {json.dumps(thresholds)} recall {recalls}")
+        mark = " (policy now)" if thresholds == current else ""
+        print(f"dev macro-F1 {report.macro_f1:.3f} {json.dumps(thresholds)}{mark} recall {recalls}")
     print("model alone on dev:", f"{score(gold, model.predict(texts)).macro_f1:.3f}")
 
 

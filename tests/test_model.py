@@ -13,6 +13,7 @@ import pytest
 import skops.io as sio
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 
@@ -23,7 +24,9 @@ from coder.classify.model import (
     ModelStandIn,
     _fast_path_applies,
     _tfidf,
+    _vectorizers,
     analyze,
+    char_grams,
 )
 from coder.config import Settings
 from coder.errors import ModelError
@@ -68,7 +71,7 @@ def _texts_labels() -> tuple[list[str], list[str]]:
 @pytest.fixture(scope="module")
 def tiny_model() -> EventTypeModel:
     texts, labels = _texts_labels()
-    return EventTypeModel(min_df=1, version="event-type-test").fit(texts, labels)
+    return EventTypeModel(min_df=1, char_min_df=None, version="event-type-test").fit(texts, labels)
 
 
 def test_analyze_features() -> None:
@@ -81,6 +84,47 @@ def test_analyze_features() -> None:
         "~bomb",
         "~idli",
     ]
+
+
+@pytest.fixture(scope="module")
+def tiny_char_model() -> EventTypeModel:
+    texts, labels = _texts_labels()
+    return EventTypeModel(min_df=1, char_min_df=1, version="event-type-test").fit(texts, labels)
+
+
+def test_char_grams_are_each_words_own() -> None:
+    text = 'Air-strikes, 2 hit! "We  said."'
+    grams = char_grams(text)
+    assert grams[:4] == [" ai", "air", "ir-", "r-s"]
+    assert " 2 " in grams and "es, " in grams and ' "we' in grams  # punctuation stays with its word
+    assert not any(" " in g.strip() for g in grams)  # no n-gram crosses two words
+    assert grams == [g for word in text.split() for g in char_grams(word)]
+    # the same n-grams as scikit-learn's char_wb analyzer, which the model replaced
+    char_wb = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5)).build_analyzer()
+    assert sorted(grams) == sorted(char_wb(text))
+
+
+def test_char_model_scores_with_the_fast_path_and_round_trips(
+    tiny_char_model: EventTypeModel, tmp_path: Path
+) -> None:
+    vectorizers = _vectorizers(tiny_char_model.pipeline_.named_steps["features"])
+    assert [v.analyzer for v in vectorizers] == [analyze, char_grams]
+    assert all(map(_fast_path_applies, vectorizers))
+    tiny_char_model.save(tmp_path / "a")
+    texts, labels = _texts_labels()
+    EventTypeModel(min_df=1, char_min_df=1, version="event-type-test").fit(texts, labels).save(tmp_path / "b")
+    assert (tmp_path / "a" / MODEL_FILE).read_bytes() == (tmp_path / "b" / MODEL_FILE).read_bytes()
+    loaded = EventTypeModel.load(tmp_path / "a")
+    assert loaded.char_min_df == 1 and loaded.predict_scores(texts) == tiny_char_model.predict_scores(texts)
+
+
+def test_a_model_without_char_min_df_loads_as_words_only(tiny_model: EventTypeModel, tmp_path: Path) -> None:
+    # Models written before character n-grams existed carry no char_min_df in model.json.
+    tiny_model.save(tmp_path)
+    meta = json.loads((tmp_path / META_FILE).read_text(encoding="utf-8"))
+    del meta["params"]["char_min_df"]
+    (tmp_path / META_FILE).write_text(json.dumps(meta), encoding="utf-8")
+    assert EventTypeModel.load(tmp_path).char_min_df is None
 
 
 def test_scores_cover_six_labels_and_sum_to_one(tiny_model: EventTypeModel) -> None:
@@ -115,7 +159,9 @@ def test_unknown_training_label_refused() -> None:
 def test_save_load_round_trip_and_deterministic_bytes(tiny_model: EventTypeModel, tmp_path: Path) -> None:
     tiny_model.save(tmp_path / "a")
     texts, labels = _texts_labels()
-    EventTypeModel(min_df=1, version="event-type-test").fit(texts, labels).save(tmp_path / "b")
+    EventTypeModel(min_df=1, char_min_df=None, version="event-type-test").fit(texts, labels).save(
+        tmp_path / "b"
+    )
     first, second = (tmp_path / "a" / MODEL_FILE).read_bytes(), (tmp_path / "b" / MODEL_FILE).read_bytes()
     assert first == second
     loaded = EventTypeModel.load(tmp_path / "a")
@@ -230,12 +276,33 @@ def test_fast_scoring_equals_the_sklearn_pipeline(tiny_model: EventTypeModel, te
     assert tiny_model.predict_proba(texts)[:, columns] == pytest.approx(expected, abs=1e-12)
 
 
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(max_size=60), min_size=1, max_size=8))
+def test_fast_char_scoring_equals_the_sklearn_pipeline(
+    tiny_char_model: EventTypeModel, texts: list[str]
+) -> None:
+    """Words and character n-grams, each block built in one shot, give the FeatureUnion's probabilities."""
+    pipeline = tiny_char_model.pipeline_
+    columns = [tiny_char_model.labels.index(str(label)) for label in pipeline.classes_]
+    expected = pipeline.predict_proba(texts)
+    assert tiny_char_model.predict_proba(texts)[:, columns] == pytest.approx(expected, abs=1e-12)
+
+
 def test_fast_scoring_equals_sklearn_on_gold_and_keeps_its_speed(tiny_model: EventTypeModel) -> None:
     gold = Path(__file__).resolve().parents[1] / "seeds" / "gold" / "seed_sentences.jsonl"
     texts = [json.loads(x)["text"] for x in gold.read_text(encoding="utf-8").splitlines() if x.strip()]
     features = tiny_model.pipeline_.named_steps["features"]
     fast = tiny_model.pipeline_.named_steps["clf"].predict_proba(_tfidf(features, texts))
     assert fast == pytest.approx(tiny_model.pipeline_.predict_proba(texts), abs=1e-12)
+
+
+def test_fast_char_scoring_equals_sklearn_on_gold(tiny_char_model: EventTypeModel) -> None:
+    # Gold sentences repeat their words across the batch: each word's n-grams are cut once and reused.
+    gold = Path(__file__).resolve().parents[1] / "seeds" / "gold" / "seed_sentences.jsonl"
+    texts = [json.loads(x)["text"] for x in gold.read_text(encoding="utf-8").splitlines() if x.strip()]
+    columns = [tiny_char_model.labels.index(str(label)) for label in tiny_char_model.pipeline_.classes_]
+    expected = tiny_char_model.pipeline_.predict_proba(texts)
+    assert tiny_char_model.predict_proba(texts)[:, columns] == pytest.approx(expected, abs=1e-12)
 
 
 def test_other_vectorizer_settings_fall_back_to_sklearn(tiny_model: EventTypeModel) -> None:
